@@ -1,0 +1,64 @@
+"""analytics-async: the asyncio-native client for Segment's Tracking API.
+
+```python
+from analytics_async import Analytics
+
+async with Analytics(write_key="...") as analytics:
+    await analytics.track(event="Item Purchased", user_id="u1", properties={"revenue": 39.95})
+```
+"""
+
+from ._client import Analytics
+from ._clock import Clock, TimerHandle
+from ._context import Context, FailedDelivery, LogLine
+from ._events import ErrorEvent, FlushEvent, HTTPRequestEvent, HTTPResponseEvent
+from ._http import Headers, HTTPClient, HTTPRequest, HTTPResponse
+from ._stats import Stats
+from ._version import __version__
+from .errors import (
+    AnalyticsError,
+    AuthError,
+    ClosedError,
+    ConfigError,
+    ContextCancelation,
+    DeliveryError,
+    EventTooLargeError,
+    FlushTimeoutError,
+    HTTPStatusError,
+    QueueFullError,
+    RateLimitExceededError,
+    TransportError,
+    ValidationError,
+)
+
+__all__ = [
+    "Analytics",
+    "AnalyticsError",
+    "AuthError",
+    "Clock",
+    "ClosedError",
+    "ConfigError",
+    "Context",
+    "ContextCancelation",
+    "DeliveryError",
+    "ErrorEvent",
+    "EventTooLargeError",
+    "FailedDelivery",
+    "FlushEvent",
+    "FlushTimeoutError",
+    "HTTPClient",
+    "HTTPRequest",
+    "HTTPRequestEvent",
+    "HTTPResponse",
+    "HTTPResponseEvent",
+    "HTTPStatusError",
+    "Headers",
+    "LogLine",
+    "QueueFullError",
+    "RateLimitExceededError",
+    "Stats",
+    "TimerHandle",
+    "TransportError",
+    "ValidationError",
+    "__version__",
+]

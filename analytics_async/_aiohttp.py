@@ -1,0 +1,70 @@
+"""The default HTTPClient, on one `aiohttp.ClientSession` (keep-alive) per event loop.
+
+aiohttp's exceptions are translated to `TransportError` here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from ._http import HTTPRequest, HTTPResponse
+from .errors import TransportError
+
+__all__ = ["AiohttpClient"]
+
+
+class AiohttpClient:
+    """Sends requests through an aiohttp session created lazily in the running loop.
+
+    The session is bound to the loop that created it; used from a new loop (consecutive
+    `asyncio.run()` calls), the client opens a new session there. Redirects are never followed:
+    a 3xx answer is returned as it is.
+    """
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    def _session_for_loop(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        session = self._session
+        if session is None or session.closed or session.loop is not loop:
+            # The old session's loop is gone (closed) or it was closed by aclose(); a session
+            # cannot move between loops, so this loop gets its own.
+            session = self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=64, enable_cleanup_closed=False),
+                auto_decompress=True,
+                trust_env=False,
+            )
+        return session
+
+    async def send(self, request: HTTPRequest) -> HTTPResponse:
+        """POST `request` and return the answer; network failures raise TransportError."""
+        session = self._session_for_loop()
+        try:
+            async with session.request(
+                request.method,
+                request.url,
+                data=request.body,
+                headers=dict(request.headers),
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=request.timeout),
+            ) as response:
+                text = await response.text(errors="replace")
+                return HTTPResponse(
+                    status=response.status,
+                    reason=response.reason or "",
+                    headers=dict(response.headers),
+                    text=text,
+                )
+        except TimeoutError as exc:
+            raise TransportError(f"no response within {request.timeout:g} s") from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise TransportError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def aclose(self) -> None:
+        """Close the session of the running loop, if any; the client may be used again later."""
+        session, self._session = self._session, None
+        if session is not None and not session.closed and not session.loop.is_closed():
+            await session.close()

@@ -1,0 +1,58 @@
+"""Pure batching decisions: how many events and bytes a batch may hold (DECISIONS.md, sizes)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from ._context import Envelope
+
+__all__ = ["MAX_BODY_BYTES", "MAX_EVENT_BYTES", "Batch", "event_bytes_budget"]
+
+MAX_EVENT_BYTES: Final = 32 * 1024
+"""The Tracking API's limit for one event's JSON."""
+MAX_BATCH_EVENT_BYTES: Final = 480 * 1024
+"""We stop adding events at 480 KiB of event JSON, like analytics-node's intent."""
+MAX_BODY_BYTES: Final = 500_000
+"""The Tracking API's limit for one request body (500 KB); never exceeded."""
+# {"batch":[ ... ],"writeKey":<key>,"sentAt":"2026-01-01T00:00:00.000Z"} without the key itself.
+_ENVELOPE_BYTES: Final = len(b'{"batch":[],"writeKey":,"sentAt":"2026-01-01T00:00:00.000Z"}')
+
+
+def event_bytes_budget(write_key_json_bytes: int) -> int:
+    """Bytes of joined event JSON (commas included) a batch may hold so its body stays in limits."""
+    return min(MAX_BATCH_EVENT_BYTES, MAX_BODY_BYTES - _ENVELOPE_BYTES - write_key_json_bytes)
+
+
+class Batch:
+    """Events accumulating for one request, in arrival order, within a count and a byte budget."""
+
+    __slots__ = ("byte_budget", "envelopes", "max_events", "nbytes", "started_at")
+
+    def __init__(self, max_events: int, byte_budget: int, started_at: float) -> None:
+        self.envelopes: list[Envelope] = []
+        self.nbytes = 0
+        self.max_events = max_events
+        self.byte_budget = byte_budget
+        self.started_at = started_at
+
+    def __len__(self) -> int:
+        return len(self.envelopes)
+
+    @property
+    def full(self) -> bool:
+        """No further event may join."""
+        return len(self.envelopes) >= self.max_events
+
+    def fits(self, envelope: Envelope) -> bool:
+        """Whether `envelope` may join; an empty batch takes any event (each is at most 32 KB)."""
+        if not self.envelopes:
+            return True
+        return (
+            len(self.envelopes) < self.max_events
+            and self.nbytes + 1 + len(envelope.payload) <= self.byte_budget
+        )
+
+    def add(self, envelope: Envelope) -> None:
+        """Append `envelope` (call `fits` first)."""
+        self.nbytes += len(envelope.payload) + (1 if self.envelopes else 0)
+        self.envelopes.append(envelope)

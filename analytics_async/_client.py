@@ -1,0 +1,421 @@
+"""`Analytics`: the public object. Calls build and validate on the caller's side, then hand off."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import warnings
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+from . import _message as msg
+from ._aiohttp import AiohttpClient
+from ._batch import MAX_EVENT_BYTES
+from ._clock import Clock, LoopClock
+from ._context import Callback, Context, Envelope
+from ._events import Emitter
+from ._http import HTTPClient
+from ._json import dumps
+from ._pipeline import Pipeline
+from ._report import Ledger, Reporter
+from ._sender import Sender
+from ._settings import DEFAULT_MAX_IN_FLIGHT, QueueFullPolicy, Settings
+from ._stats import Counters, Stats
+from ._version import __version__
+from .errors import (
+    ClosedError,
+    EventTooLargeError,
+    FlushTimeoutError,
+    QueueFullError,
+    ValidationError,
+)
+
+__all__ = ["Analytics"]
+
+logger = logging.getLogger("analytics_async")
+
+Timestamp = datetime | str | None
+Properties = Mapping[str, Any] | None
+Id = str | int | None
+
+
+class Analytics:
+    """An asyncio-native Segment client. See the README and `docs/` for the full contract.
+
+    Construction does no I/O and needs no running loop. Each call (`track`, ...) builds and validates
+    the message, queues it and returns its `Context` without waiting for the network. A background
+    batcher in the running loop sends batches of at most `flush_at` events, after `flush_interval`
+    seconds, or at 480 KiB of JSON. `await flush(close=True, timeout=...)` sends everything and
+    bounds shutdown. Not thread-safe: use an instance from one event loop at a time.
+
+    Raises:
+        ConfigError: a setting is invalid; the message names it.
+    """
+
+    VERSION = __version__
+
+    def __init__(
+        self,
+        *,
+        write_key: str,
+        host: str = "https://api.segment.io",
+        path: str = "/v1/batch",
+        flush_at: int = 15,
+        flush_interval: float = 10.0,
+        max_retries: int = 10,
+        http_request_timeout: float = 10.0,
+        max_total_backoff_duration: float = 43200.0,
+        max_rate_limit_duration: float = 43200.0,
+        disable: bool = False,
+        http_client: HTTPClient | None = None,
+        oauth_settings: object | None = None,
+        max_queue_size: int = 10_000,
+        queue_full: QueueFullPolicy = "drop",
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        gzip: bool = False,
+        clock: Clock | None = None,
+    ) -> None:
+        self._settings = settings = Settings(
+            write_key=write_key,
+            host=host,
+            path=path,
+            flush_at=flush_at,
+            flush_interval=flush_interval,
+            max_retries=max_retries,
+            http_request_timeout=http_request_timeout,
+            max_total_backoff_duration=max_total_backoff_duration,
+            max_rate_limit_duration=max_rate_limit_duration,
+            disable=disable,
+            http_client=http_client,
+            oauth_settings=oauth_settings,
+            max_queue_size=max_queue_size,
+            queue_full=queue_full,
+            max_in_flight=max_in_flight,
+            gzip=gzip,
+            clock=clock or LoopClock(),
+        )
+        self._emitter = Emitter()
+        self._counters = Counters()
+        self._ledger = Ledger(self._emitter)
+        self._reporter = Reporter(self._emitter, self._counters, self._ledger)
+        self._owned_http = AiohttpClient() if http_client is None else None
+        self._http: HTTPClient = http_client or self._owned_http  # type: ignore[assignment]
+        self._sender = Sender(settings, self._http, self._emitter, self._counters)
+        self._pipeline: Pipeline | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<Analytics url={self._settings.url!r} {state} pending={self._ledger.pending}>"
+
+    # -- the six calls -------------------------------------------------------------------------
+
+    async def track(
+        self,
+        *,
+        event: str,
+        user_id: Id = None,
+        anonymous_id: Id = None,
+        properties: Properties = None,
+        context: Mapping[str, Any] | None = None,
+        timestamp: Timestamp = None,
+        integrations: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
+        callback: Callback | None = None,
+    ) -> Context:
+        """Record that a user did `event`. Returns once the event is queued.
+
+        Raises:
+            ValidationError: an argument is invalid (`field` names it); nothing was queued.
+        """
+        fields = msg.track_fields(event, properties)
+        return await self._accept("track", fields, user_id, anonymous_id, context, timestamp,
+                                  integrations, message_id, callback)  # fmt: skip
+
+    async def identify(
+        self,
+        *,
+        user_id: Id = None,
+        anonymous_id: Id = None,
+        traits: Properties = None,
+        context: Mapping[str, Any] | None = None,
+        timestamp: Timestamp = None,
+        integrations: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
+        callback: Callback | None = None,
+    ) -> Context:
+        """Tie a user to their traits. Returns once the event is queued.
+
+        Raises:
+            ValidationError: an argument is invalid (`field` names it); nothing was queued.
+        """
+        fields = msg.traits_fields(traits)
+        return await self._accept("identify", fields, user_id, anonymous_id, context, timestamp,
+                                  integrations, message_id, callback)  # fmt: skip
+
+    async def page(
+        self,
+        *,
+        user_id: Id = None,
+        anonymous_id: Id = None,
+        category: str | None = None,
+        name: str | None = None,
+        properties: Properties = None,
+        context: Mapping[str, Any] | None = None,
+        timestamp: Timestamp = None,
+        integrations: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
+        callback: Callback | None = None,
+    ) -> Context:
+        """Record a page view; `category` is also copied into the properties. Returns once queued.
+
+        Raises:
+            ValidationError: an argument is invalid (`field` names it); nothing was queued.
+        """
+        fields = msg.page_fields(category, name, properties, category_in_properties=True)
+        return await self._accept("page", fields, user_id, anonymous_id, context, timestamp,
+                                  integrations, message_id, callback)  # fmt: skip
+
+    async def screen(
+        self,
+        *,
+        user_id: Id = None,
+        anonymous_id: Id = None,
+        category: str | None = None,
+        name: str | None = None,
+        properties: Properties = None,
+        context: Mapping[str, Any] | None = None,
+        timestamp: Timestamp = None,
+        integrations: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
+        callback: Callback | None = None,
+    ) -> Context:
+        """Record a mobile screen view. Returns once the event is queued.
+
+        Raises:
+            ValidationError: an argument is invalid (`field` names it); nothing was queued.
+        """
+        fields = msg.page_fields(category, name, properties, category_in_properties=False)
+        return await self._accept("screen", fields, user_id, anonymous_id, context, timestamp,
+                                  integrations, message_id, callback)  # fmt: skip
+
+    async def group(
+        self,
+        *,
+        group_id: str | int,
+        user_id: Id = None,
+        anonymous_id: Id = None,
+        traits: Properties = None,
+        context: Mapping[str, Any] | None = None,
+        timestamp: Timestamp = None,
+        integrations: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
+        callback: Callback | None = None,
+    ) -> Context:
+        """Associate a user with group `group_id`. Returns once the event is queued.
+
+        Raises:
+            ValidationError: an argument is invalid (`field` names it); nothing was queued.
+        """
+        fields = msg.group_fields(group_id, traits)
+        return await self._accept("group", fields, user_id, anonymous_id, context, timestamp,
+                                  integrations, message_id, callback)  # fmt: skip
+
+    async def alias(
+        self,
+        *,
+        user_id: str | int,
+        previous_id: str | int,
+        context: Mapping[str, Any] | None = None,
+        timestamp: Timestamp = None,
+        integrations: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
+        callback: Callback | None = None,
+    ) -> Context:
+        """Tell Segment that `previous_id` and `user_id` are the same user. Returns once queued.
+
+        Raises:
+            ValidationError: an argument is invalid (`field` names it); nothing was queued.
+        """
+        fields = msg.alias_fields(previous_id)
+        return await self._accept("alias", fields, user_id, None, context, timestamp,
+                                  integrations, message_id, callback, alias=True)  # fmt: skip
+
+    async def _accept(  # noqa: PLR0917 - internal; mirrors the keyword-only public calls
+        self,
+        type_: str,
+        fields: dict[str, Any],
+        user_id: object,
+        anonymous_id: object,
+        context: object,
+        timestamp: object,
+        integrations: object,
+        message_id: object,
+        callback: Callback | None,
+        *,
+        alias: bool = False,
+    ) -> Context:
+        if callback is not None and not callable(callback):
+            raise ValidationError("callback", f"must be callable, not {type(callback).__name__}")
+        message = msg.build(type_, fields, user_id=user_id, anonymous_id=anonymous_id,
+                            context=context, timestamp=timestamp, integrations=integrations,
+                            message_id=message_id, require_both_ids=alias)  # fmt: skip
+        payload = dumps(message)
+        if len(payload) > MAX_EVENT_BYTES:
+            raise EventTooLargeError(len(payload), MAX_EVENT_BYTES)
+        envelope = Envelope(Context(message), payload, callback)
+        self._counters.accepted += 1
+        if self._closed:
+            self._emitter.emit("call_after_close", message)
+            self._reporter.dropped(envelope, ClosedError("the Analytics instance is closed"))
+            return envelope.ctx
+        pipeline = self._bound_pipeline()
+        self._ledger.open(envelope)
+        queue = pipeline.queue
+        if queue.put_nowait(envelope):
+            if len(queue) % self._settings.flush_at == 0:
+                # A full batch is waiting: let the batcher run even if the caller never yields.
+                await asyncio.sleep(0)
+        elif self._settings.queue_full == "drop" or not await queue.put(envelope):
+            reason = (
+                ClosedError("the Analytics instance closed while the call waited for room")
+                if queue.closed
+                else QueueFullError(f"max_queue_size={self._settings.max_queue_size} reached")
+            )
+            self._reporter.dropped(envelope, reason)
+        return envelope.ctx
+
+    # -- the pipeline's event loop -------------------------------------------------------------
+
+    def _bound_pipeline(self) -> Pipeline:
+        """The pipeline of the running loop, created on first use or after a loop change."""
+        loop = asyncio.get_running_loop()
+        old = self._pipeline
+        if old is not None and old.loop is loop:
+            return old
+        carried = []
+        if old is not None:
+            if old.loop.is_running():
+                raise RuntimeError(
+                    "this Analytics instance is in use by another running event loop; "
+                    "create one instance per event loop (or per thread)"
+                )
+            carried = old.take_unsettled()
+            if carried:
+                logger.warning(
+                    "analytics_async: %d events from an event loop that ended before they were "
+                    "delivered are sent from the new loop; await analytics.flush() before a loop "
+                    "ends to deliver them in time",
+                    len(carried),
+                )
+        self._ledger.rebind(carried)
+        self._pipeline = pipeline = Pipeline(
+            self._settings, self._sender, self._reporter, self._ledger, self._emitter,
+            self._close_owned_http,
+        )  # fmt: skip
+        pipeline.queue.restore(carried)
+        return pipeline
+
+    def _current_pipeline(self) -> Pipeline | None:
+        """The pipeline to flush: this loop's, or a new one here if events were left elsewhere."""
+        if self._pipeline is None:
+            return None
+        if self._pipeline.loop is asyncio.get_running_loop() or self._ledger.pending:
+            return self._bound_pipeline()
+        return None
+
+    async def _close_owned_http(self) -> None:
+        if self._owned_http is not None:
+            await self._owned_http.aclose()
+
+    # -- flushing and closing ------------------------------------------------------------------
+
+    async def flush(self, *, close: bool = False, timeout: float | None = None) -> None:
+        """Send everything queued now and wait until it has settled (delivered or failed).
+
+        Partial batches go at once. Waits for in-flight requests, their retries and callbacks.
+        Concurrent calls are safe: each returns when what was accepted before it has settled.
+        `timeout` (seconds) bounds the wait: a plain flush then returns and lets the work go on; with
+        `close=True` every undelivered event fails with `FlushTimeoutError` (callbacks and `error`
+        events fire), nothing of ours keeps running, and the HTTP session is closed. With `close=True`
+        the instance stops accepting events (later calls emit `call_after_close`). Never raises for
+        delivery problems.
+        """
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0
+            or math.isnan(timeout)
+        ):  # fmt: skip
+            raise ValueError(f"timeout must be None or a number >= 0, not {timeout!r}")
+        if close:
+            self._closed = True
+        pipeline = self._current_pipeline()
+        if pipeline is not None:
+            settled = await pipeline.wait_settled(timeout)
+            if close:
+                if not settled:
+                    await pipeline.abort(FlushTimeoutError(f"flush timed out after {timeout:g} s"))
+                    self._emitter.cancel_handlers()
+                else:
+                    await self._emitter.wait_handlers()
+                await pipeline.stop()
+            elif settled:
+                await self._emitter.wait_handlers()
+        if close:
+            await self._close_owned_http()
+
+    async def close_and_flush(self, *, timeout: float | None = None) -> None:
+        """`flush(close=True, timeout=...)`; the default timeout is max(60, flush_interval) * 1.25."""
+        await self.flush(close=True, timeout=self._settings.close_timeout if timeout is None else timeout)
+
+    async def aclose(self) -> None:
+        """Close and flush with the default timeout; idempotent."""
+        await self.close_and_flush()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __del__(self) -> None:
+        ledger = getattr(self, "_ledger", None)
+        if ledger is not None and ledger.pending and not self._closed:
+            warnings.warn(
+                f"Analytics garbage-collected with {ledger.pending} unsent events; "
+                "await analytics.flush(close=True) before dropping it",
+                ResourceWarning,
+                stacklevel=1,
+            )
+
+    # -- events and counters -------------------------------------------------------------------
+
+    def on(self, name: str, handler: Callable[[Any], Any]) -> Self:
+        """Call `handler(payload)` on every `name` event (sync or async); returns the instance."""
+        self._emitter.on(name, handler)
+        return self
+
+    def once(self, name: str, handler: Callable[[Any], Any]) -> Self:
+        """Call `handler(payload)` on the next `name` event only; returns the instance."""
+        self._emitter.on(name, handler, once=True)
+        return self
+
+    def off(self, name: str, handler: Callable[[Any], Any] | None = None) -> Self:
+        """Remove `handler` (or every handler) from `name`; returns the instance."""
+        self._emitter.off(name, handler)
+        return self
+
+    def stats(self) -> Stats:
+        """A frozen snapshot of the counters since construction."""
+        pipeline = self._pipeline
+        return self._counters.snapshot(
+            in_flight=pipeline.in_flight if pipeline else 0,
+            queue_depth=len(pipeline.queue) if pipeline else 0,
+        )

@@ -1,0 +1,151 @@
+"""The event emitter (`on`/`once`/`off`) and the frozen payloads of the emitted events."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, Final, Literal
+
+import attrs
+
+from ._context import Context
+
+__all__ = [
+    "EVENT_NAMES",
+    "Emitter",
+    "ErrorEvent",
+    "FlushEvent",
+    "HTTPRequestEvent",
+    "HTTPResponseEvent",
+]
+
+logger = logging.getLogger("analytics_async")
+
+Handler = Callable[[Any], Any]
+
+EVENT_NAMES: Final = frozenset(
+    {
+        "track",
+        "identify",
+        "page",
+        "screen",
+        "group",
+        "alias",
+        "error",
+        "flush",
+        "http_request",
+        "http_response",
+        "register",
+        "deregister",
+        "call_after_close",
+        "drained",
+    }
+)
+
+
+@attrs.frozen
+class ErrorEvent:
+    """Payload of `error`: `delivery_failure` (one per failed event, with its ctx) or `unknown`."""
+
+    code: Literal["delivery_failure", "unknown"]
+    reason: BaseException
+    ctx: Context | None = None
+
+
+@attrs.frozen
+class FlushEvent:
+    """Payload of `flush`: one batch request settled; `reason` is set when it failed."""
+
+    batch_size: int
+    delivered: bool
+    reason: BaseException | None = None
+
+
+@attrs.frozen
+class HTTPRequestEvent:
+    """Payload of `http_request`, emitted before every attempt; credentials are redacted."""
+
+    url: str
+    method: str
+    headers: Mapping[str, str]
+    body: bytes = attrs.field(repr=False)
+
+
+@attrs.frozen
+class HTTPResponseEvent:
+    """Payload of `http_response`, emitted after every HTTP response (any status)."""
+
+    url: str
+    status: int
+    headers: Mapping[str, str]
+
+
+class Emitter:
+    """Named events with sync or async handlers. A failing handler is logged, never propagated.
+
+    Coroutine handlers run as tasks; `wait_handlers()` awaits those started so far (flush uses it).
+    """
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, list[tuple[Handler, bool]]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def on(self, name: str, handler: Handler, *, once: bool = False) -> None:
+        """Call `handler(payload)` on every `name` event (only the next one with `once`)."""
+        if name not in EVENT_NAMES:
+            raise ValueError(f"unknown event {name!r}; expected one of {sorted(EVENT_NAMES)}")
+        if not callable(handler):
+            raise TypeError(f"handler must be callable, not {type(handler).__name__}")
+        self._handlers.setdefault(name, []).append((handler, once))
+
+    def off(self, name: str, handler: Handler | None = None) -> None:
+        """Remove `handler` from `name` (every handler of `name` if None)."""
+        handlers = self._handlers.get(name)
+        if not handlers:
+            return
+        if handler is None:
+            handlers.clear()
+        else:
+            handlers[:] = [(h, o) for h, o in handlers if h != handler]
+
+    def listens(self, name: str) -> bool:
+        """Whether `name` has a handler (lets callers skip building a payload)."""
+        return bool(self._handlers.get(name))
+
+    def emit(self, name: str, payload: object) -> None:
+        """Call the handlers of `name` with `payload`; never raises."""
+        handlers = self._handlers.get(name)
+        if not handlers:
+            return
+        snapshot = list(handlers)
+        if any(once for _, once in snapshot):
+            handlers[:] = [(h, o) for h, o in handlers if not o]
+        for handler, _ in snapshot:
+            self._call(name, handler, payload)
+
+    def _call(self, name: str, handler: Handler, payload: object) -> None:
+        try:
+            result = handler(payload)
+            if inspect.isawaitable(result):
+                task = asyncio.ensure_future(result)
+                self._tasks.add(task)
+                task.add_done_callback(self._handler_done)
+        except Exception:
+            logger.exception("analytics_async: a handler of %r raised", name)
+
+    def _handler_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            logger.error("analytics_async: an async event handler raised", exc_info=exc)
+
+    async def wait_handlers(self) -> None:
+        """Wait for the coroutine handlers started so far."""
+        if pending := [t for t in self._tasks if t.get_loop() is asyncio.get_running_loop()]:
+            await asyncio.wait(pending)
+
+    def cancel_handlers(self) -> None:
+        """Cancel coroutine handlers still running (a closing flush ran out of time)."""
+        for task in list(self._tasks):
+            task.cancel()

@@ -1,0 +1,151 @@
+"""JSON encoding of events: predictable conversion of non-JSON values, serialized exactly once.
+
+The fast path hands the message to orjson (CPython) or the stdlib encoder (elsewhere) with a `default`
+hook for the extra types. Only when that fails do we walk the value in Python, which either produces a
+JSON-native copy (big ints, NaN, odd keys) or raises `ValidationError` naming the offending path.
+
+Conversions (the same on both backends):
+- datetime -> ISO 8601 UTC with milliseconds and `Z` (naive datetimes are taken as UTC); date, time ->
+  `isoformat()`; Decimal -> float; UUID -> str; Enum -> its value; set/frozenset -> list (sorted when
+  the items allow it); tuple -> list; dataclass instances -> objects.
+- NaN and infinities -> null, so the wire never carries invalid JSON.
+- Mapping keys that are int, float, bool or None become strings, as `json` does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import math
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any, Final
+
+from .errors import ValidationError
+
+__all__ = ["BACKEND", "dumps", "iso_utc", "stdlib_dumps"]
+
+_CONVERSION_FAILED: Final = "cannot be converted to JSON"
+
+
+def iso_utc(value: datetime) -> str:
+    """Format `value` as `YYYY-MM-DDTHH:MM:SS.mmmZ` in UTC; a naive datetime is taken as UTC."""
+    if value.tzinfo is not None and value.utcoffset() is not None:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+
+
+def _convert(obj: Any) -> Any:  # noqa: PLR0911 - one return per supported type
+    """Return a JSON-serializable stand-in for one non-native value, or raise TypeError."""
+    if isinstance(obj, datetime):
+        return iso_utc(obj)
+    if isinstance(obj, date | time):
+        return obj.isoformat()
+    if isinstance(obj, Decimal):
+        return float(obj) if obj.is_finite() else None
+    if isinstance(obj, uuid.UUID):
+        return str(obj)
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, set | frozenset):
+        try:
+            return sorted(obj)
+        except TypeError:
+            return list(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    raise TypeError(type(obj).__name__)
+
+
+def _key(key: object, path: str) -> str:
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, bool):
+        return json.dumps(key)
+    if isinstance(key, int | float):
+        return json.dumps(_finite(key))
+    raise ValidationError(path, f"has a key of type {type(key).__name__}; keys must be strings")
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _normalize(obj: Any, path: str, seen: set[int]) -> Any:
+    """Walk `obj` and return a JSON-native copy, or raise ValidationError naming the path."""
+    if obj is None or isinstance(obj, str | bool | int):
+        return obj
+    if isinstance(obj, float):
+        return _finite(obj)
+    if isinstance(obj, Mapping | list | tuple):
+        if id(obj) in seen:
+            raise ValidationError(path, "contains a circular reference")
+        seen.add(id(obj))
+        try:
+            if isinstance(obj, Mapping):
+                out: dict[str, Any] = {}
+                for k, v in obj.items():
+                    key = _key(k, path)
+                    out[key] = _normalize(v, f"{path}.{key}", seen)
+                return out
+            return [_normalize(v, f"{path}.{i}", seen) for i, v in enumerate(obj)]
+        finally:
+            seen.discard(id(obj))
+    try:
+        converted = _convert(obj)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValidationError(path, f"{_CONVERSION_FAILED} (a {type(obj).__name__})") from exc
+    return _normalize(converted, path, seen)
+
+
+def _normalize_message(message: Mapping[str, Any]) -> dict[str, Any]:
+    seen: set[int] = set()
+    return {key: _normalize(value, key, seen) for key, value in message.items()}
+
+
+_std_encode: Callable[[Any], str] = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_convert
+).encode
+
+
+def stdlib_dumps(message: Mapping[str, Any]) -> bytes:
+    """Serialize a message with the standard library (the fallback backend)."""
+    try:
+        return _std_encode(message).encode()
+    except (TypeError, ValueError, OverflowError, RecursionError):
+        return _std_encode(_normalize_message(message)).encode()
+
+
+def _select_backend() -> tuple[str, Callable[[Mapping[str, Any]], bytes]]:
+    """Choose orjson where it is installed (CPython), else the stdlib encoder."""
+    try:
+        import orjson  # noqa: PLC0415 - optional backend, chosen once at import
+    except ImportError:  # pragma: no cover - orjson is a dependency on CPython
+        return "json", stdlib_dumps
+    options = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+    orjson_dumps, orjson_error = orjson.dumps, orjson.JSONEncodeError
+
+    def orjson_backend(message: Mapping[str, Any]) -> bytes:
+        try:
+            return orjson_dumps(message, default=_convert, option=options)
+        except (orjson_error, TypeError):
+            # Big ints, odd key types, cycles, unsupported types: the slow, precise path raises
+            # ValidationError naming the path, or yields native JSON.
+            return stdlib_dumps(_normalize_message(message))
+
+    return "orjson", orjson_backend
+
+
+BACKEND, _dumps = _select_backend()
+
+
+def dumps(message: Mapping[str, Any]) -> bytes:
+    """Serialize a message to compact UTF-8 JSON bytes, converting what JSON cannot carry.
+
+    Raises:
+        ValidationError: a value cannot be converted; `field` is its dotted path.
+    """
+    return _dumps(message)

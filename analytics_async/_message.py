@@ -1,0 +1,168 @@
+"""Building and validating the six message types (analytics-node-behavior.md §4, DECISIONS.md).
+
+Builders copy every mapping the caller passes before anything is written into it, so a caller's
+`context`, `properties`, `traits` or `integrations` is never changed by the library.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final
+
+from ._json import iso_utc
+from ._version import __version__
+from .errors import ValidationError
+
+__all__ = ["LIBRARY_NAME", "Message", "build"]
+
+Message = dict[str, Any]
+
+LIBRARY_NAME: Final = "analytics-async"
+_PYTHON_VERSION: Final = platform.python_version()
+_PYTHON_IMPLEMENTATION: Final = platform.python_implementation()
+
+_second: int = -1
+_second_text: str = ""
+
+
+def now_iso() -> str:
+    """Return the current UTC time as `YYYY-MM-DDTHH:MM:SS.mmmZ` (the per-second part is cached)."""
+    global _second, _second_text  # noqa: PLW0603 - a one-entry cache on the hot path
+    now = time.time()
+    second = int(now)
+    if second != _second:
+        _second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _second = second
+    return f"{_second_text}.{int((now - second) * 1000):03d}Z"
+
+
+def _id(field: str, value: object) -> str | None:
+    """An id is a str (an int is sent as its decimal string); '' counts as absent."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return str(value) or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise ValidationError(field, f"must be a str or an int, not {type(value).__name__}")
+
+
+def _mapping(field: str, value: object) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise ValidationError(field, f"must be a mapping (dict) or None, not {type(value).__name__}")
+
+
+def _optional_str(field: str, value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise ValidationError(field, f"must be a str or None, not {type(value).__name__}")
+
+
+def _timestamp(value: object) -> str:
+    if value is None:
+        return now_iso()
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, str):
+        return value
+    raise ValidationError("timestamp", f"must be a datetime, a str or None, not {type(value).__name__}")
+
+
+def build(
+    type_: str,
+    fields: Mapping[str, Any],
+    *,
+    user_id: object,
+    anonymous_id: object,
+    context: object,
+    timestamp: object,
+    integrations: object,
+    message_id: object,
+    require_both_ids: bool = False,
+) -> Message:
+    """Return the wire message of `type_` with the common fields added, or raise ValidationError.
+
+    `fields` holds the type-specific wire fields, already validated by the caller. Identity: by
+    default `user_id` or `anonymous_id` is required; `require_both_ids` (alias) requires `user_id`.
+    """
+    uid = _id("user_id", user_id)
+    aid = _id("anonymous_id", anonymous_id)
+    if require_both_ids:
+        if uid is None:
+            raise ValidationError("user_id", "is required for alias (a non-empty str or int)")
+    elif uid is None and aid is None:
+        raise ValidationError("user_id", "user_id or anonymous_id is required (non-empty)")
+    if message_id is None or message_id == "":
+        mid = str(uuid.uuid4())
+    elif isinstance(message_id, str):
+        mid = message_id
+    else:
+        raise ValidationError("message_id", f"must be a str or None, not {type(message_id).__name__}")
+    ctx = _mapping("context", context)
+    ctx["library"] = {"name": LIBRARY_NAME, "version": __version__}
+    message: Message = {"type": type_, **fields}
+    if uid is not None:
+        message["userId"] = uid
+    if aid is not None:
+        message["anonymousId"] = aid
+    message["context"] = ctx
+    message["integrations"] = _mapping("integrations", integrations)
+    message["timestamp"] = _timestamp(timestamp)
+    message["messageId"] = mid
+    message["_metadata"] = {
+        "pythonVersion": _PYTHON_VERSION,
+        "pythonImplementation": _PYTHON_IMPLEMENTATION,
+    }
+    return message
+
+
+def track_fields(event: object, properties: object) -> dict[str, Any]:
+    """Wire fields of a track call."""
+    if not isinstance(event, str) or not event:
+        raise ValidationError("event", f"must be a non-empty str, not {event!r:.40}")
+    return {"event": event, "properties": _mapping("properties", properties)}
+
+
+def traits_fields(traits: object) -> dict[str, Any]:
+    """Wire fields of an identify call."""
+    return {"traits": _mapping("traits", traits)}
+
+
+def group_fields(group_id: object, traits: object) -> dict[str, Any]:
+    """Wire fields of a group call."""
+    gid = _id("group_id", group_id)
+    if gid is None:
+        raise ValidationError("group_id", "is required (a non-empty str or int)")
+    return {"groupId": gid, "traits": _mapping("traits", traits)}
+
+
+def page_fields(
+    category: object, name: object, properties: object, *, category_in_properties: bool
+) -> dict[str, Any]:
+    """Wire fields of a page or screen call; a page also copies `category` into its properties."""
+    cat = _optional_str("category", category)
+    nam = _optional_str("name", name)
+    props = _mapping("properties", properties)
+    fields: dict[str, Any] = {"properties": props}
+    if cat is not None:
+        fields["category"] = cat
+        if category_in_properties:
+            props["category"] = cat
+    if nam is not None:
+        fields["name"] = nam
+    return fields
+
+
+def alias_fields(previous_id: object) -> dict[str, Any]:
+    """Wire fields of an alias call."""
+    pid = _id("previous_id", previous_id)
+    if pid is None:
+        raise ValidationError("previous_id", "is required for alias (a non-empty str or int)")
+    return {"previousId": pid}

@@ -1,0 +1,109 @@
+"""The bounded event queue between the calls (many producers) and the batcher (one consumer).
+
+A deque with futures instead of `asyncio.Queue`: the batcher must also be woken by a flush (`kick`)
+and by its interval deadline without a task per wait, and the whole content must be recoverable as
+plain data when the event loop that served it is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+from ._clock import Clock, wait_until
+from ._context import Envelope
+
+__all__ = ["EventQueue"]
+
+
+class EventQueue:
+    """FIFO of envelopes holding at most `maxsize`; one consumer waits with `wait`."""
+
+    def __init__(self, maxsize: int) -> None:
+        self._items: deque[Envelope] = deque()
+        self._maxsize = maxsize
+        self._getter: asyncio.Future[None] | None = None
+        self._putters: deque[asyncio.Future[None]] = deque()
+        self.closed = False
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put_nowait(self, item: Envelope) -> bool:
+        """Append `item` unless the queue is full or closed; return whether it was taken."""
+        if self.closed or len(self._items) >= self._maxsize:
+            return False
+        self._items.append(item)
+        self.kick()
+        return True
+
+    async def put(self, item: Envelope) -> bool:
+        """Append `item`, waiting for room; return False if the queue closed while waiting."""
+        while not self.put_nowait(item):
+            if self.closed:
+                return False
+            fut = asyncio.get_running_loop().create_future()
+            self._putters.append(fut)
+            try:
+                await fut
+            finally:
+                if fut in self._putters:
+                    self._putters.remove(fut)
+        return True
+
+    def get_nowait(self) -> Envelope | None:
+        """Take the oldest item, or None if empty."""
+        if not self._items:
+            return None
+        item = self._items.popleft()
+        self._wake_putter()
+        return item
+
+    async def wait(self, clock: Clock, deadline: float | None) -> bool:
+        """Wait for an item or a `kick`; return False if `deadline` (clock time) came first."""
+        if self._items:
+            return True
+        self._getter = fut = asyncio.get_running_loop().create_future()
+        try:
+            if deadline is None:
+                await fut
+                return True
+            return await wait_until(clock, deadline, fut)
+        finally:
+            self._getter = None
+
+    def kick(self) -> None:
+        """Wake the consumer (an item arrived, or a flush wants partial batches now)."""
+        if self._getter is not None and not self._getter.done():
+            self._getter.set_result(None)
+
+    def _wake_putter(self) -> None:
+        while self._putters:
+            fut = self._putters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                return
+
+    def close(self) -> list[Envelope]:
+        """Refuse further items, release waiting producers and return what was still queued."""
+        self.closed = True
+        items = list(self._items)
+        self._items.clear()
+        for fut in self._putters:
+            if not fut.done() and not fut.get_loop().is_closed():
+                fut.set_result(None)
+        self._putters.clear()
+        return items
+
+    def restore(self, items: list[Envelope]) -> None:
+        """Put back `items` carried over from another loop, ahead of the rest and over `maxsize`."""
+        self._items.extendleft(reversed(items))
+        self.kick()
+
+    def take_all(self) -> list[Envelope]:
+        """Remove and return every queued item (the loop serving them is gone); no waking."""
+        items = list(self._items)
+        self._items.clear()
+        self._putters.clear()
+        self._getter = None
+        return items

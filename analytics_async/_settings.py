@@ -1,0 +1,113 @@
+"""The validated settings of an `Analytics` instance (API.md, Construction)."""
+
+from __future__ import annotations
+
+import math
+from typing import Final, Literal
+from urllib.parse import urljoin, urlsplit
+
+import attrs
+
+from ._clock import Clock, LoopClock
+from ._http import HTTPClient
+from .errors import ConfigError
+
+__all__ = ["DEFAULT_MAX_IN_FLIGHT", "MAX_FLUSH_AT", "QueueFullPolicy", "Settings"]
+
+QueueFullPolicy = Literal["drop", "wait"]
+DEFAULT_MAX_IN_FLIGHT: Final = 4
+"""Batches in flight at once: enough to hide a round trip, far below Segment's ~50 requests/s ask."""
+MAX_FLUSH_AT: Final = 2500
+"""The Tracking API caps a batch at 2,500 events."""
+
+
+def _number(name: str, value: object, *, minimum: float = 0.0, allow_equal: bool = True) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(name, f"must be a finite number, not {value!r}")
+    if value < minimum or (value == minimum and not allow_equal):
+        relation = ">=" if allow_equal else ">"
+        raise ConfigError(name, f"must be {relation} {minimum:g}, not {value!r}")
+    return float(value)
+
+
+def _integer(name: str, value: object, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(name, f"must be an int, not {value!r}")
+    if value < minimum:
+        raise ConfigError(name, f"must be >= {minimum}, not {value!r}")
+    return value
+
+
+def batch_url(host: object, path: object) -> str:
+    """Resolve `path` against `host` like a URL reference, dropping one trailing slash."""
+    if not isinstance(host, str) or not host:
+        raise ConfigError("host", f"must be a non-empty URL string, not {host!r}")
+    parts = urlsplit(host)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError("host", f"must be an http(s) URL with a host name, not {host!r}")
+    if path is not None and not isinstance(path, str):
+        raise ConfigError("path", f"must be a str, not {path!r}")
+    url = urljoin(host, path or "")
+    return url.removesuffix("/")
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """Every setting, validated at construction; errors are `ConfigError` naming the setting."""
+
+    write_key: str = attrs.field(repr=False)
+    host: str = "https://api.segment.io"
+    path: str = "/v1/batch"
+    flush_at: int = 15
+    flush_interval: float = 10.0
+    max_retries: int = 10
+    http_request_timeout: float = 10.0
+    max_total_backoff_duration: float = 43200.0
+    max_rate_limit_duration: float = 43200.0
+    disable: bool = False
+    http_client: HTTPClient | None = None
+    oauth_settings: object | None = None
+    max_queue_size: int = 10_000
+    queue_full: QueueFullPolicy = "drop"
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    gzip: bool = False
+    clock: Clock = attrs.field(factory=LoopClock)
+    url: str = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.write_key, str) or not self.write_key.strip():
+            raise ConfigError("write_key", "is required (a non-empty str)")
+        set_ = object.__setattr__  # attrs frozen: normalise values once, here
+        set_(self, "url", batch_url(self.host, self.path))
+        if isinstance(self.flush_at, bool) or not isinstance(self.flush_at, int):
+            raise ConfigError("flush_at", f"must be an int, not {self.flush_at!r}")
+        if self.flush_at > MAX_FLUSH_AT:
+            raise ConfigError("flush_at", f"must be at most {MAX_FLUSH_AT} (the API's batch limit)")
+        set_(self, "flush_at", max(1, self.flush_at))
+        set_(self, "flush_interval", _number("flush_interval", self.flush_interval))
+        _integer("max_retries", self.max_retries, minimum=0)
+        set_(
+            self,
+            "http_request_timeout",
+            _number("http_request_timeout", self.http_request_timeout, allow_equal=False),
+        )
+        for name in ("max_total_backoff_duration", "max_rate_limit_duration"):
+            set_(self, name, _number(name, getattr(self, name)))
+        for name in ("disable", "gzip"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(name, f"must be a bool, not {getattr(self, name)!r}")
+        if self.http_client is not None and not isinstance(self.http_client, HTTPClient):
+            raise ConfigError("http_client", "must have async send(request) and aclose() methods")
+        if self.oauth_settings is not None:
+            raise ConfigError("oauth_settings", "OAuth is not supported by this version yet")
+        _integer("max_queue_size", self.max_queue_size, minimum=1)
+        if self.queue_full not in ("drop", "wait"):
+            raise ConfigError("queue_full", f'must be "drop" or "wait", not {self.queue_full!r}')
+        _integer("max_in_flight", self.max_in_flight, minimum=1)
+        if not isinstance(self.clock, Clock):
+            raise ConfigError("clock", "must have time() and call_at(when, callback) methods")
+
+    @property
+    def close_timeout(self) -> float:
+        """The default timeout of `close_and_flush()`: max(60, flush_interval) * 1.25 seconds."""
+        return max(60.0, self.flush_interval) * 1.25
