@@ -25,11 +25,12 @@ class AiohttpClient:
 
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _session_for_loop(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
         session = self._session
-        if session is None or session.closed or session.loop is not loop:
+        if session is None or session.closed or self._loop is not loop:
             # The old session's loop is gone (closed) or it was closed by aclose(); a session
             # cannot move between loops, so this loop gets its own.
             session = self._session = aiohttp.ClientSession(
@@ -37,6 +38,7 @@ class AiohttpClient:
                 auto_decompress=True,
                 trust_env=False,
             )
+            self._loop = loop
         return session
 
     async def send(self, request: HTTPRequest) -> HTTPResponse:
@@ -66,5 +68,6 @@ class AiohttpClient:
     async def aclose(self) -> None:
         """Close the session of the running loop, if any; the client may be used again later."""
         session, self._session = self._session, None
-        if session is not None and not session.closed and not session.loop.is_closed():
+        loop, self._loop = self._loop, None
+        if session is not None and not session.closed and loop is asyncio.get_running_loop():
             await session.close()

@@ -1,0 +1,147 @@
+"""A local Segment-compatible Tracking API server: records batches, validates like the real one.
+
+Used by `python -m analytics_async demo`, by the test suite, and by users' own tests through
+`analytics_async.testing.SegmentSink`. A `responder` hook injects faults (statuses, delays, hangs,
+resets) per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gzip
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final
+
+import attrs
+from aiohttp import web
+
+__all__ = ["ReceivedBatch", "Responder", "SegmentSink"]
+
+MAX_BODY_BYTES: Final = 500_000
+MAX_EVENT_BYTES: Final = 32 * 1024
+
+Responder = Callable[[web.Request, int], Awaitable[web.StreamResponse | None]]
+"""`responder(request, n)` for the n-th request (from 1): a response to answer with, or None for 200."""
+
+
+@attrs.frozen
+class ReceivedBatch:
+    """One accepted request: its headers, parsed body and size on the wire."""
+
+    headers: Mapping[str, str]
+    body: dict[str, Any]
+    wire_bytes: int
+    json_bytes: int
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """The events of the batch, in order."""
+        events: list[dict[str, Any]] = self.body["batch"]
+        return events
+
+
+class SegmentSink:
+    """An aiohttp server on 127.0.0.1 that answers like Segment's `/v1/batch` and records batches.
+
+    Answers 400 for what the real API rejects (bodies above 500 KB, events above 32 KB, invalid
+    JSON or shape) and 401 for a missing or malformed Authorization header (the real API accepts
+    those with 200, which hides mistakes; the sink is stricter on purpose). `responder` runs first
+    for every request and may answer instead.
+    """
+
+    def __init__(self, *, path: str = "/v1/batch", responder: Responder | None = None) -> None:
+        self.path = path
+        self.responder = responder
+        self.batches: list[ReceivedBatch] = []
+        self.requests = 0
+        self.rejections: list[tuple[int, str]] = []
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Every event received, in arrival order."""
+        return [event for batch in self.batches for event in batch.events]
+
+    async def start(self, port: int = 0) -> str:
+        """Start listening on 127.0.0.1 (`port` 0 picks a free one); return the base URL."""
+        app = web.Application(client_max_size=4 * MAX_BODY_BYTES)
+        app.router.add_post(self.path, self._handle)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        await site.start()
+        server = site._server  # noqa: SLF001 - aiohttp offers no public way to read the bound port
+        assert isinstance(server, asyncio.Server)
+        self.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        return self.url
+
+    async def stop(self) -> None:
+        """Stop the server, dropping open connections."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> SegmentSink:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def _reject(self, status: int, text: str) -> web.Response:
+        self.rejections.append((status, text))
+        return web.Response(status=status, text=json.dumps({"success": False, "error": text}))
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:  # noqa: PLR0911 - one per rejection
+        self.requests += 1
+        if self.responder is not None:
+            answer = await self.responder(request, self.requests)
+            if answer is not None:
+                return answer
+        raw = await request.read()
+        wire_bytes = len(raw)
+        if request.headers.get("Content-Encoding", "").lower() == "gzip":
+            try:
+                raw = gzip.decompress(raw)
+            except OSError:
+                return self._reject(400, "body is not valid gzip")
+        if not _authorized(request.headers.get("Authorization", "")):
+            return self._reject(401, "missing or malformed Authorization header")
+        if len(raw) > MAX_BODY_BYTES:
+            return self._reject(400, f"body of {len(raw)} bytes exceeds {MAX_BODY_BYTES}")
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return self._reject(400, "body is not valid JSON")
+        problem = _check_body(body)
+        if problem:
+            return self._reject(400, problem)
+        self.batches.append(ReceivedBatch(dict(request.headers), body, wire_bytes, len(raw)))
+        return web.json_response({"success": True})
+
+
+def _authorized(header: str) -> bool:
+    scheme, _, credentials = header.partition(" ")
+    if scheme == "Bearer":
+        return bool(credentials)
+    if scheme != "Basic":
+        return False
+    try:
+        return base64.b64decode(credentials, validate=True).decode().endswith(":")
+    except ValueError:
+        return False
+
+
+def _check_body(body: object) -> str | None:
+    if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
+        return 'body must be an object with a "batch" list'
+    for index, event in enumerate(body["batch"]):
+        if not isinstance(event, dict):
+            return f"batch[{index}] is not an object"
+        size = len(json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode())
+        if size > MAX_EVENT_BYTES:
+            return f"batch[{index}] is {size} bytes, above {MAX_EVENT_BYTES}"
+    return None

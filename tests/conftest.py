@@ -1,0 +1,43 @@
+"""Shared fixtures: a local Segment-compatible server and instances that are always closed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from analytics_async import Analytics
+from analytics_async.testing import FakeClock, SegmentSink
+
+MakeAnalytics = Callable[..., Analytics]
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[SegmentSink]:
+    """A SegmentSink listening on 127.0.0.1."""
+    async with SegmentSink() as server:
+        yield server
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A fake clock; time moves only with `await clock.advance(...)`."""
+    return FakeClock()
+
+
+@pytest.fixture
+async def make_analytics(sink: SegmentSink) -> AsyncIterator[MakeAnalytics]:
+    """Build Analytics instances pointed at the sink; each is closed at the end of the test."""
+    made: list[Analytics] = []
+
+    def make(**settings: Any) -> Analytics:
+        settings.setdefault("write_key", "test-key")
+        settings.setdefault("host", sink.url)
+        instance = Analytics(**settings)
+        made.append(instance)
+        return instance
+
+    yield make
+    for instance in made:
+        await instance.flush(close=True, timeout=0)

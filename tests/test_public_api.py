@@ -1,0 +1,59 @@
+"""The public surface: exported names, version, and that secrets never show in reprs."""
+
+from __future__ import annotations
+
+import pathlib
+
+import analytics_async
+from analytics_async import Analytics, HTTPRequest, errors
+
+
+def test_all_is_pinned() -> None:
+    """The package exports exactly the documented names."""
+    assert sorted(analytics_async.__all__) == sorted(
+        [
+            "Analytics", "AnalyticsError", "AuthError", "Clock", "ClosedError", "ConfigError",
+            "Context", "ContextCancelation", "DeliveryError", "ErrorEvent", "EventTooLargeError",
+            "FailedDelivery", "FlushEvent", "FlushTimeoutError", "HTTPClient", "HTTPRequest",
+            "HTTPRequestEvent", "HTTPResponse", "HTTPResponseEvent", "HTTPStatusError", "Headers",
+            "LogLine", "QueueFullError", "RateLimitExceededError", "Stats", "TimerHandle",
+            "TransportError", "ValidationError", "__version__",
+        ]
+    )  # fmt: skip
+    for name in analytics_async.__all__:
+        assert hasattr(analytics_async, name), name
+
+
+def test_errors_module_exports_the_tree() -> None:
+    """Every error in `errors.__all__` is re-exported from the package and derives from the root."""
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        assert getattr(analytics_async, name) is cls
+        assert issubclass(cls, errors.AnalyticsError)
+    assert issubclass(errors.ConfigError, ValueError)
+    assert issubclass(errors.EventTooLargeError, errors.ValidationError)
+    for name in ("HTTPStatusError", "TransportError", "FlushTimeoutError", "QueueFullError"):
+        assert issubclass(getattr(errors, name), errors.DeliveryError)
+
+
+def test_version_is_exposed() -> None:
+    """The version string is on the module and on the class."""
+    assert analytics_async.__version__ == Analytics.VERSION
+    assert analytics_async.__version__.count(".") == 2
+
+
+def test_package_is_typed() -> None:
+    """py.typed ships with the package."""
+    assert (pathlib.Path(analytics_async.__file__).parent / "py.typed").is_file()
+
+
+def test_reprs_never_show_the_write_key() -> None:
+    """Neither the instance nor a request shows the write key or the Authorization header."""
+    analytics = Analytics(write_key="sekrit-write-key")
+    assert "sekrit" not in repr(analytics)
+    assert "sekrit" not in repr(analytics._settings)
+    request = HTTPRequest(
+        url="http://x", method="POST", headers={"Authorization": "Basic c2Vrcml0"}, body=b"sekrit", timeout=1
+    )
+    assert "c2Vrcml0" not in repr(request)
+    assert "sekrit" not in repr(request)

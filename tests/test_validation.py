@@ -1,0 +1,108 @@
+"""Bad input gets a specific error at the call site, and nothing already queued is lost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from analytics_async import EventTooLargeError, ValidationError
+from analytics_async.testing import SegmentSink
+
+from .conftest import MakeAnalytics
+
+
+@pytest.mark.parametrize(
+    ("call", "kwargs", "field"),
+    [
+        ("track", {"event": "E"}, "user_id"),
+        ("track", {"event": "E", "user_id": ""}, "user_id"),
+        ("track", {"event": "", "user_id": "u"}, "event"),
+        ("track", {"event": 5, "user_id": "u"}, "event"),
+        ("track", {"event": "E", "user_id": 1.5}, "user_id"),
+        ("track", {"event": "E", "user_id": True}, "user_id"),
+        ("track", {"event": "E", "anonymous_id": ["a"]}, "anonymous_id"),
+        ("track", {"event": "E", "user_id": "u", "properties": [1]}, "properties"),
+        ("track", {"event": "E", "user_id": "u", "context": "x"}, "context"),
+        ("track", {"event": "E", "user_id": "u", "integrations": 1}, "integrations"),
+        ("track", {"event": "E", "user_id": "u", "timestamp": 12}, "timestamp"),
+        ("track", {"event": "E", "user_id": "u", "message_id": 12}, "message_id"),
+        ("track", {"event": "E", "user_id": "u", "callback": "nope"}, "callback"),
+        ("identify", {"traits": {"a": 1}}, "user_id"),
+        ("identify", {"user_id": "u", "traits": "x"}, "traits"),
+        ("page", {"user_id": "u", "name": 3}, "name"),
+        ("screen", {"user_id": "u", "category": 3}, "category"),
+        ("group", {"group_id": "g"}, "user_id"),
+        ("group", {"group_id": "", "user_id": "u"}, "group_id"),
+        ("group", {"group_id": None, "user_id": "u"}, "group_id"),
+        ("alias", {"user_id": "u", "previous_id": None}, "previous_id"),
+        ("alias", {"user_id": None, "previous_id": "p"}, "user_id"),
+    ],
+)
+async def test_invalid_calls_name_the_field(
+    make_analytics: MakeAnalytics, call: str, kwargs: dict[str, Any], field: str
+) -> None:
+    """Each invalid argument raises ValidationError whose `field` names it."""
+    analytics = make_analytics()
+    with pytest.raises(ValidationError) as info:
+        await getattr(analytics, call)(**kwargs)
+    assert info.value.field == field
+    assert field in str(info.value)
+
+
+async def test_unconvertible_value_names_its_path(make_analytics: MakeAnalytics) -> None:
+    """A value JSON cannot carry raises at the call, naming the dotted path."""
+    analytics = make_analytics()
+    with pytest.raises(ValidationError) as info:
+        await analytics.track(event="E", user_id="u", properties={"items": [{"ok": 1}, {"bad": object()}]})
+    assert info.value.field == "properties.items.1.bad"
+
+
+async def test_circular_reference_is_a_validation_error(make_analytics: MakeAnalytics) -> None:
+    """A self-referencing dict is rejected with its path instead of crashing the pipeline."""
+    analytics = make_analytics()
+    loop: dict[str, Any] = {}
+    loop["self"] = loop
+    with pytest.raises(ValidationError) as info:
+        await analytics.track(event="E", user_id="u", properties={"x": loop})
+    assert info.value.field.startswith("properties.x")
+
+
+async def test_oversize_event_raises(make_analytics: MakeAnalytics) -> None:
+    """An event above 32 KB of UTF-8 JSON raises EventTooLargeError with its size."""
+    analytics = make_analytics()
+    with pytest.raises(EventTooLargeError) as info:
+        await analytics.track(event="E", user_id="u", properties={"blob": "é" * 17_000})
+    assert info.value.size > 32 * 1024
+    assert info.value.limit == 32 * 1024
+    assert isinstance(info.value, ValidationError)
+
+
+async def test_event_just_under_the_limit_is_sent(make_analytics: MakeAnalytics, sink: SegmentSink) -> None:
+    """An event of nearly 32 KB is accepted and arrives."""
+    analytics = make_analytics()
+    await analytics.track(event="E", user_id="u", properties={"blob": "a" * 32_000})
+    await analytics.flush()
+    assert len(sink.events) == 1
+
+
+async def test_bad_call_loses_nothing_already_queued(
+    make_analytics: MakeAnalytics, sink: SegmentSink
+) -> None:
+    """Events queued before and after a rejected call are all delivered."""
+    analytics = make_analytics()
+    await analytics.track(event="before", user_id="u")
+    with pytest.raises(ValidationError):
+        await analytics.track(event="bad", user_id="u", properties={"x": object()})
+    await analytics.track(event="after", user_id="u")
+    await analytics.flush()
+    assert [e["event"] for e in sink.events] == ["before", "after"]
+    stats = analytics.stats()
+    assert stats.accepted == stats.delivered == 2
+
+
+async def test_keyword_only(make_analytics: MakeAnalytics) -> None:
+    """The calls take keyword arguments only."""
+    analytics = make_analytics()
+    with pytest.raises(TypeError):
+        await analytics.track("E", "u")  # type: ignore[misc]
