@@ -19,8 +19,9 @@ from analytics_async.testing import SegmentSink
 from .conftest import MakeAnalytics
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-COMMON = {
-    "context": {"library": {"name": "analytics-async", "version": __version__}},
+LIBRARY = {"name": "analytics-async", "version": __version__}
+COMMON: dict[str, Any] = {
+    "context": {"library": LIBRARY},
     "integrations": {},
     "_metadata": {
         "pythonVersion": platform.python_version(),
@@ -175,7 +176,7 @@ async def test_caller_objects_are_never_mutated(make_analytics: MakeAnalytics, s
     assert properties == {"a": 1}
     assert integrations == {"All": False}
     assert traits == {"t": 1}
-    assert sink.events[0]["context"] == {"ip": "1.2.3.4", "library": COMMON["context"]["library"]}
+    assert sink.events[0]["context"] == {"ip": "1.2.3.4", "library": LIBRARY}
     assert sink.events[0]["integrations"] == {"All": False}
 
 

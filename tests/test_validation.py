@@ -105,4 +105,4 @@ async def test_keyword_only(make_analytics: MakeAnalytics) -> None:
     """The calls take keyword arguments only."""
     analytics = make_analytics()
     with pytest.raises(TypeError):
-        await analytics.track("E", "u")  # type: ignore[misc]
+        await analytics.track("E", "u")  # type: ignore[call-arg]
