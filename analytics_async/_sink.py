@@ -58,6 +58,7 @@ class SegmentSink:
         self.requests = 0
         self.rejections: list[tuple[int, str]] = []
         self._runner: web.AppRunner | None = None
+        self._released: asyncio.Event | None = None
         self.url = ""
 
     @property
@@ -69,7 +70,8 @@ class SegmentSink:
         """Start listening on 127.0.0.1 (`port` 0 picks a free one); return the base URL."""
         app = web.Application(client_max_size=4 * MAX_BODY_BYTES)
         app.router.add_post(self.path, self._handle)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        self._released = asyncio.Event()
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
@@ -78,8 +80,15 @@ class SegmentSink:
         self.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
         return self.url
 
+    async def hang(self) -> None:
+        """Wait until the sink stops: a responder awaits this to model a server that never answers."""
+        assert self._released is not None, "start() the sink first"
+        await self._released.wait()
+
     async def stop(self) -> None:
-        """Stop the server, dropping open connections."""
+        """Stop the server, releasing hanging responders and dropping open connections."""
+        if self._released is not None:
+            self._released.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

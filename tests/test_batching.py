@@ -1,0 +1,94 @@
+"""Batching by count, bytes and interval, with order kept, timed by a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from analytics_async.testing import FakeClock, SegmentSink
+
+from .conftest import MakeAnalytics
+from .helpers import eventually
+
+
+async def test_full_batches_go_without_waiting(
+    make_analytics: MakeAnalytics, sink: SegmentSink, clock: FakeClock
+) -> None:
+    """Every flush_at events make a batch that is sent at once; the rest waits for the interval."""
+    analytics = make_analytics(flush_at=5, clock=clock)
+    for i in range(12):
+        await analytics.track(event=f"E{i}", user_id="u")
+    await eventually(lambda: len(sink.batches) == 2)
+    await clock.advance(9.9)
+    assert len(sink.batches) == 2
+    await clock.advance(0.1)
+    await eventually(lambda: len(sink.batches) == 3)
+    assert [len(b.events) for b in sink.batches] == [5, 5, 2]
+    assert [e["event"] for e in sink.events] == [f"E{i}" for i in range(12)]
+
+
+async def test_interval_runs_from_the_first_event(
+    make_analytics: MakeAnalytics, sink: SegmentSink, clock: FakeClock
+) -> None:
+    """A batch waits flush_interval from its first event; later events do not extend the wait."""
+    analytics = make_analytics(flush_interval=10, clock=clock)
+    await analytics.track(event="first", user_id="u")
+    await clock.advance(6)
+    await analytics.track(event="second", user_id="u")
+    await clock.advance(3.9)
+    assert sink.requests == 0
+    await clock.advance(0.1)
+    await eventually(lambda: len(sink.batches) == 1)
+    assert [e["event"] for e in sink.batches[0].events] == ["first", "second"]
+    await analytics.track(event="third", user_id="u")
+    await clock.advance(10)
+    await eventually(lambda: len(sink.batches) == 2)
+
+
+async def test_batches_stay_within_byte_limits(make_analytics: MakeAnalytics, sink: SegmentSink) -> None:
+    """Large events split into batches of at most 480 KiB of events and 500 KB of body, in order."""
+    analytics = make_analytics(flush_at=100)
+    for i in range(40):
+        await analytics.track(event=f"E{i}", user_id="u", properties={"blob": "x" * 30_000})
+    await analytics.flush()
+    assert sorted(int(e["event"][1:]) for e in sink.events) == list(range(40))
+    for batch in sink.batches:  # batches travel concurrently; within one, call order is kept
+        numbers = [int(e["event"][1:]) for e in batch.events]
+        assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+    assert len(sink.batches) >= 3
+    for batch in sink.batches:
+        assert batch.json_bytes <= 500_000
+        events_bytes = sum(len(json.dumps(e, separators=(",", ":")).encode()) + 1 for e in batch.events) - 1
+        assert events_bytes <= 480 * 1024
+    assert max(len(b.events) for b in sink.batches) == 16  # 16 x ~30.3 KB fit in 480 KiB, 17 do not
+
+
+async def test_flush_at_one_sends_each_event(
+    make_analytics: MakeAnalytics, sink: SegmentSink, clock: FakeClock
+) -> None:
+    """flush_at=1 sends every event in its own request without waiting for the interval."""
+    analytics = make_analytics(flush_at=1, clock=clock)
+    for i in range(3):
+        await analytics.track(event=f"E{i}", user_id="u")
+    await eventually(lambda: len(sink.batches) == 3)
+    assert sorted(e["event"] for e in sink.events) == ["E0", "E1", "E2"]
+
+
+async def test_in_flight_batches_are_bounded(make_analytics: MakeAnalytics, sink: SegmentSink) -> None:
+    """No more than max_in_flight requests are open at once."""
+    open_now = peak = 0
+
+    async def slow(request: object, n: int) -> None:
+        nonlocal open_now, peak
+        open_now += 1
+        peak = max(peak, open_now)
+        await asyncio.sleep(0.01)
+        open_now -= 1
+
+    sink.responder = slow  # type: ignore[assignment]
+    analytics = make_analytics(flush_at=1, max_in_flight=2)
+    for i in range(10):
+        await analytics.track(event=f"E{i}", user_id="u")
+    await analytics.flush()
+    assert len(sink.events) == 10
+    assert peak == 2
