@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+from aiohttp import web
+
 from analytics_async.testing import FakeClock, SegmentSink
 
 from .conftest import MakeAnalytics
@@ -78,14 +80,14 @@ async def test_in_flight_batches_are_bounded(make_analytics: MakeAnalytics, sink
     """No more than max_in_flight requests are open at once."""
     open_now = peak = 0
 
-    async def slow(request: object, n: int) -> None:
+    async def slow(request: web.Request, n: int) -> None:
         nonlocal open_now, peak
         open_now += 1
         peak = max(peak, open_now)
         await asyncio.sleep(0.01)
         open_now -= 1
 
-    sink.responder = slow  # type: ignore[assignment]
+    sink.responder = slow
     analytics = make_analytics(flush_at=1, max_in_flight=2)
     for i in range(10):
         await analytics.track(event=f"E{i}", user_id="u")

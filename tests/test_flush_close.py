@@ -65,7 +65,11 @@ async def test_flush_waits_for_async_callbacks(make_analytics: MakeAnalytics, si
 
 async def test_close_timeout_against_hanging_server(sink: SegmentSink, clock: FakeClock) -> None:
     """A closing flush returns at its deadline, fails what is unsent with FlushTimeoutError, and stops."""
-    sink.responder = lambda request, n: sink.hang()  # type: ignore[assignment,return-value]
+
+    async def hanging(request: web.Request, n: int) -> None:
+        await sink.hang()
+
+    sink.responder = hanging
     analytics = Analytics(write_key="k", host=sink.url, clock=clock, flush_at=2)
     errors: list[ErrorEvent] = []
     callbacks: list[BaseException | None] = []
@@ -82,7 +86,8 @@ async def test_close_timeout_against_hanging_server(sink: SegmentSink, clock: Fa
     await asyncio.wait_for(closing, 1)
     assert [await c.delivered() for c in ctxs] == [False] * 5
     assert all(isinstance(c.failed_delivery().reason, FlushTimeoutError) for c in ctxs)  # type: ignore[union-attr]
-    assert len(callbacks) == 5 and all(isinstance(e, FlushTimeoutError) for e in callbacks)
+    assert len(callbacks) == 5
+    assert all(isinstance(e, FlushTimeoutError) for e in callbacks)
     assert [e.code for e in errors] == ["delivery_failure"] * 5
     assert {id(e.ctx) for e in errors} == {id(c) for c in ctxs}
     assert our_tasks() == []
@@ -121,7 +126,8 @@ async def test_calls_after_close(make_analytics: MakeAnalytics, sink: SegmentSin
     got: list[BaseException | None] = []
     ctx = await analytics.track(event="late", user_id="u", callback=lambda e, c: got.append(e))
     assert seen[0] == ctx.event
-    assert isinstance(seen[1], ErrorEvent) and isinstance(seen[1].reason, ClosedError)
+    assert isinstance(seen[1], ErrorEvent)
+    assert isinstance(seen[1].reason, ClosedError)
     assert isinstance(got[0], ClosedError)
     assert await ctx.delivered() is False
     await analytics.flush()
