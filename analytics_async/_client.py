@@ -267,12 +267,13 @@ class Analytics:
         if len(payload) > MAX_EVENT_BYTES:
             raise EventTooLargeError(len(payload), MAX_EVENT_BYTES)
         envelope = Envelope(Context(message), payload, callback)
-        self._counters.accepted += 1
         if self._closed:
+            self._counters.accepted += 1
             self._emitter.emit("call_after_close", message)
             self._reporter.dropped(envelope, ClosedError("the Analytics instance is closed"))
             return envelope.ctx
         pipeline = self._bound_pipeline()
+        self._counters.accepted += 1
         self._ledger.open(envelope)
         queue = pipeline.queue
         if queue.put_nowait(envelope):

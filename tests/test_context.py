@@ -1,0 +1,64 @@
+"""The Context API: update_event paths, cancel, delivered() with a timeout."""
+
+from __future__ import annotations
+
+import pytest
+
+from analytics_async import Context, ContextCancelation
+
+from .conftest import MakeAnalytics
+
+
+def test_update_event_creates_paths() -> None:
+    """Dotted paths create dicts, numeric segments create lists."""
+    ctx = Context({"type": "track", "properties": {}})
+    ctx.update_event("properties.items.0.name", "hat")
+    ctx.update_event("context.page.url", "/x")
+    ctx.update_event("properties.items.1", "scarf")
+    assert ctx.event["properties"] == {"items": [{"name": "hat"}, "scarf"]}
+    assert ctx.event["context"] == {"page": {"url": "/x"}}
+
+
+def test_update_event_respects_disabled_integrations() -> None:
+    """A write to integrations.<Name> is ignored when that integration is False; odd keys are ignored."""
+    ctx = Context({"type": "track", "integrations": {"Mixpanel": False}})
+    ctx.update_event("integrations.Mixpanel", True)
+    ctx.update_event("properties.__proto__.x", 1)
+    assert ctx.event == {"type": "track", "integrations": {"Mixpanel": False}}
+
+
+def test_cancel_always_raises() -> None:
+    """cancel() raises ContextCancelation, or the error given."""
+    ctx = Context({"type": "track"})
+    with pytest.raises(ContextCancelation) as info:
+        ctx.cancel()
+    assert info.value.retry is True
+    assert info.value.type == "plugin Error"
+    with pytest.raises(KeyError):
+        ctx.cancel(KeyError("x"))
+
+
+def test_ids_are_unique() -> None:
+    """Each context has its own id."""
+    assert Context({}).id != Context({}).id
+
+
+async def test_delivered_timeout(make_analytics: MakeAnalytics) -> None:
+    """delivered(timeout) raises TimeoutError while the event is still pending."""
+    analytics = make_analytics(flush_interval=3600)
+    ctx = await analytics.track(event="E", user_id="u")
+    with pytest.raises(TimeoutError):
+        await ctx.delivered(timeout=0.01)
+    await analytics.flush()
+    assert await ctx.delivered(timeout=0.01) is True
+
+
+async def test_context_logs(make_analytics: MakeAnalytics) -> None:
+    """log() lines come back from logs() in order."""
+    ctx = Context({"type": "track"})
+    ctx.log("info", "one")
+    ctx.log("warn", "two", {"k": 1})
+    assert [(line.level, line.message, line.extras) for line in ctx.logs()] == [
+        ("info", "one", None),
+        ("warn", "two", {"k": 1}),
+    ]

@@ -1,0 +1,52 @@
+"""The bounded queue: "drop" reports every dropped event, "wait" applies backpressure."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from analytics_async import ErrorEvent, QueueFullError
+from analytics_async.testing import SegmentSink
+
+from .conftest import MakeAnalytics
+
+
+async def test_drop_policy_reports_each_dropped_event(
+    make_analytics: MakeAnalytics, sink: SegmentSink
+) -> None:
+    """With a full queue and queue_full="drop", new events fail with QueueFullError, reported."""
+    release = asyncio.Event()
+
+    async def held(request: web.Request, n: int) -> None:
+        await release.wait()
+
+    sink.responder = held
+    analytics = make_analytics(flush_at=1, max_in_flight=1, max_queue_size=5)
+    errors: list[ErrorEvent] = []
+    analytics.on("error", errors.append)
+    got: list[BaseException | None] = []
+    ctxs = [
+        await analytics.track(event=f"E{i}", user_id="u", callback=lambda e, c: got.append(e))
+        for i in range(20)
+    ]
+    dropped = [c for c in ctxs if c.failed_delivery() is not None]
+    assert dropped
+    assert all(isinstance(c.failed_delivery().reason, QueueFullError) for c in dropped)  # type: ignore[union-attr]
+    assert len(errors) == len(dropped) == len(got)
+    release.set()
+    await analytics.flush()
+    stats = analytics.stats()
+    assert stats.accepted == 20
+    assert stats.delivered + stats.dropped["QueueFullError"] == 20
+    assert len(sink.events) == stats.delivered
+
+
+async def test_wait_policy_delivers_a_tight_loop(make_analytics: MakeAnalytics, sink: SegmentSink) -> None:
+    """A tight loop of awaited calls with queue_full="wait" delivers every event, none dropped."""
+    analytics = make_analytics(flush_at=50, max_queue_size=100, queue_full="wait")
+    for i in range(3000):
+        await analytics.track(event="E", user_id="u", properties={"i": i})
+    await analytics.flush()
+    assert sorted(e["properties"]["i"] for e in sink.events) == list(range(3000))
+    assert analytics.stats().dropped == {}
