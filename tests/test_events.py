@@ -30,9 +30,12 @@ async def test_sync_callback_gets_none_and_ctx(make_analytics: MakeAnalytics) ->
     analytics = make_analytics()
     analytics.on("track", lambda ctx: order.append("event"))
     got: list[tuple[BaseException | None, Context]] = []
-    ctx = await analytics.track(
-        event="E", user_id="u", callback=lambda err, c: (got.append((err, c)), order.append("callback"))
-    )
+
+    def callback(err: BaseException | None, c: Context) -> None:
+        got.append((err, c))
+        order.append("callback")
+
+    ctx = await analytics.track(event="E", user_id="u", callback=callback)
     await analytics.flush()
     assert got == [(None, ctx)]
     assert order == ["callback", "event"]
