@@ -35,8 +35,8 @@ VALUES: dict[str, Any] = {
     "dt": datetime(2020, 1, 1, 1, 2, 3, 456789, tzinfo=UTC), "naive": datetime(2020, 1, 1),
     "date": date(2020, 1, 1), "time": time(12, 30), "dec": Decimal("1.25"), "dec_nan": Decimal("NaN"),
     "uuid": uuid.UUID(int=5), "enum": Color.RED, "intenum": Level.HIGH, "set": {3, 1},
-    "mixed_set": {1, "a"},
-    "point": Point(1, 2), "nan": float("nan"), "ninf": float("-inf"), "big": 10**30, "keys": {1: "a", None: "b"},
+    "mixed_set": {1, "a"}, "point": Point(1, 2), "nan": float("nan"), "ninf": float("-inf"), "big": 10**30,
+    "keys": {1: "a", None: "b"},
 }  # fmt: skip
 
 
