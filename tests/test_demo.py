@@ -16,7 +16,9 @@ def test_demo_command_runs() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "Events received by type: alias=5, group=5, identify=5, page=5, screen=5, track=15" in result.stdout
+    assert (
+        "Events received by type: alias=5, group=5, identify=5, page=5, screen=5, track=15" in result.stdout
+    )
     assert "OK: every event arrived exactly once." in result.stdout
     assert "demo-write-key" not in result.stdout
 
