@@ -17,19 +17,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="analytics-async", description="The asyncio-native client for Segment's Tracking API."
     )
     parser.add_argument("--version", action="version", version=f"analytics-async {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True)  # argparse rejects unknown ones
     demo = commands.add_parser(
         "demo",
         help="send events of all six types to a local Segment-compatible server and show what arrived",
     )
     demo.add_argument("--users", type=int, default=40, help="users to simulate; 8 calls each (default: 40)")
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        from ._demo import main as demo_main  # noqa: PLC0415 - only this command needs the server
+    from ._demo import main as demo_main  # noqa: PLC0415 - only this command needs the server
 
-        return demo_main(args.users)
-    parser.error(f"unknown command {args.command!r}")  # pragma: no cover - argparse rejects it first
-    return 2  # pragma: no cover
+    return demo_main(args.users)
 
 
 if __name__ == "__main__":
