@@ -358,7 +358,7 @@ class Analytics:
             if close:
                 if not settled:
                     await pipeline.abort(FlushTimeoutError(f"flush timed out after {timeout:g} s"))
-                    self._emitter.cancel_handlers()
+                    await self._emitter.cancel_handlers()
                 else:
                     await self._emitter.wait_handlers()
                 await pipeline.stop()

@@ -145,7 +145,9 @@ class Emitter:
         if pending := [t for t in self._tasks if t.get_loop() is asyncio.get_running_loop()]:
             await asyncio.wait(pending)
 
-    def cancel_handlers(self) -> None:
-        """Cancel coroutine handlers still running (a closing flush ran out of time)."""
-        for task in list(self._tasks):
+    async def cancel_handlers(self) -> None:
+        """Cancel coroutine handlers still running (a closing flush ran out of time) and wait."""
+        tasks = [t for t in self._tasks if t.get_loop() is asyncio.get_running_loop()]
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -74,6 +74,13 @@ async def test_close_timeout_against_hanging_server(sink: SegmentSink, clock: Fa
     errors: list[ErrorEvent] = []
     callbacks: list[BaseException | None] = []
     analytics.on("error", errors.append)
+    never_done: list[asyncio.Task[object]] = []
+
+    async def slow_handler(event: ErrorEvent) -> None:
+        never_done.append(asyncio.current_task())  # type: ignore[arg-type]
+        await sink.hang()
+
+    analytics.on("error", slow_handler)
     ctxs = [
         await analytics.track(event=f"E{i}", user_id="u", callback=lambda e, c: callbacks.append(e))
         for i in range(5)
@@ -91,6 +98,8 @@ async def test_close_timeout_against_hanging_server(sink: SegmentSink, clock: Fa
     assert [e.code for e in errors] == ["delivery_failure"] * 5
     assert {id(e.ctx) for e in errors} == {id(c) for c in ctxs}
     assert our_tasks() == []
+    assert len(never_done) == 5
+    assert all(t.cancelled() for t in never_done)
     stats = analytics.stats()
     assert stats.failed == {"FlushTimeoutError": 5}
     assert stats.batches_in_flight == 0
