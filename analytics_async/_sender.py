@@ -12,18 +12,19 @@ import gzip
 import json
 import logging
 import random
+import time
 from collections.abc import Callable, Sequence
 from typing import Final
 
 from . import _retry
 from ._clock import sleep
 from ._events import Emitter, HTTPRequestEvent, HTTPResponseEvent
-from ._http import HTTPClient, HTTPRequest, redact_headers
+from ._http import HTTPClient, HTTPRequest, HTTPResponse, redact_headers
 from ._message import now_iso
 from ._settings import Settings
 from ._stats import Counters
 from ._version import __version__
-from .errors import DeliveryError, TransportError
+from .errors import DeliveryError, RateLimitExceededError, TransportError
 
 __all__ = ["Sender"]
 
@@ -34,7 +35,7 @@ _REDACTED_KEY: Final = b'"<redacted>"'
 
 
 class Sender:
-    """Sends batches for one `Analytics`; stateless between batches."""
+    """Sends the batches of one `Analytics`; the rate-limit gate is the only state they share."""
 
     def __init__(
         self,
@@ -49,6 +50,7 @@ class Sender:
         self._emitter = emitter
         self._counters = counters
         self._random = random_source
+        self.gate = _retry.RateLimitGate()
         self._key_json = json.dumps(settings.write_key).encode()
         token = base64.b64encode(f"{settings.write_key}:".encode()).decode()
         self._headers: Final = {
@@ -67,65 +69,93 @@ class Sender:
     async def deliver(self, payloads: Sequence[bytes]) -> DeliveryError | None:
         """Send one batch until it is delivered (None) or finally fails (the reason).
 
-        Cancellation (a closing flush out of time) propagates at once, from an attempt or a sleep.
+        Cancellation (a closing flush out of time) propagates at once, from an attempt, a backoff
+        sleep or the rate-limit gate.
         """
-        settings = self._settings
+        settings, clock = self._settings, self._settings.clock
         events = b'{"batch":[' + b",".join(payloads) + b'],"writeKey":'
-        retries = 0
+        retries = attempts = 0
+        first_failure: float | None = None
         while True:
-            tail = b',"sentAt":"' + now_iso().encode() + b'"}'
-            body = events + self._key_json + tail
-            headers = dict(self._headers)
-            if retries:
-                headers["X-Retry-Count"] = str(retries)
-            if self._emitter.listens("http_request"):
-                self._emitter.emit(
-                    "http_request",
-                    HTTPRequestEvent(
-                        settings.url, "POST", redact_headers(headers), events + _REDACTED_KEY + tail
-                    ),
-                )
-            if settings.gzip:
-                body = gzip.compress(body, compresslevel=6)
-            request = HTTPRequest(settings.url, "POST", headers, body, settings.http_request_timeout)
-            outcome, reason, location = await self._attempt(request)
+            try:
+                await self._pass_gate()
+            except RateLimitExceededError as exc:
+                self._counters.batches_sent += 1
+                return exc
+            attempts += 1
+            outcome, response = await self._attempt(self._request(events, attempts))
+            now = clock.time()
             decision = _retry.decide(
                 outcome,
-                reason=reason,
+                reason=response.reason if response else "",
+                retry_after=_retry.parse_retry_after(response.headers.get("Retry-After"), time.time())
+                if response is not None and outcome == 429
+                else None,
                 retries_done=retries,
+                attempts=attempts,
+                backoff_elapsed=0.0 if first_failure is None else now - first_failure,
                 max_retries=settings.max_retries,
+                max_backoff_duration=settings.max_total_backoff_duration,
                 random=self._random(),
-                location=location,
+                location=response.headers.get("Location") if response else None,
             )
+            if decision.delivered:
+                self.gate.clear()
             if decision.delay is None:
                 self._counters.batches_sent += 1
-                return None if decision.delivered else decision.error
-            retries += 1
+                return decision.error
             self._counters.retries += 1
-            logger.debug(
-                "analytics_async: retry %d in %.2fs after %s",
-                retries,
-                decision.delay,
-                decision.error,
-            )
-            await sleep(settings.clock, decision.delay)
+            if decision.rate_limit is not None:
+                self.gate.limit(now, decision.rate_limit)
+            if decision.counted:
+                retries += 1
+                first_failure = now if first_failure is None else first_failure
+                logger.debug(
+                    "analytics_async: retry %d in %.2fs after %s", retries, decision.delay, decision.error
+                )
+                await sleep(clock, decision.delay)
 
-    async def _attempt(self, request: HTTPRequest) -> tuple[_retry.Outcome, str, str | None]:
+    async def _pass_gate(self) -> None:
+        """Wait while the instance is rate limited (shared by all batches)."""
+        clock = self._settings.clock
+        while wait := self.gate.wait(clock.time(), self._settings.max_rate_limit_duration):
+            await sleep(clock, wait)
+
+    def _request(self, events: bytes, attempt: int) -> HTTPRequest:
+        """Attempt number `attempt` (from 1): a fresh `sentAt`, and `X-Retry-Count` after the first."""
+        settings = self._settings
+        tail = b',"sentAt":"' + now_iso().encode() + b'"}'
+        body = events + self._key_json + tail
+        headers = dict(self._headers)
+        if attempt > 1:
+            headers["X-Retry-Count"] = str(attempt - 1)
+        if self._emitter.listens("http_request"):
+            self._emitter.emit(
+                "http_request",
+                HTTPRequestEvent(
+                    settings.url, "POST", redact_headers(headers), events + _REDACTED_KEY + tail
+                ),
+            )
+        if settings.gzip:
+            body = gzip.compress(body, compresslevel=6)
+        return HTTPRequest(settings.url, "POST", headers, body, settings.http_request_timeout)
+
+    async def _attempt(self, request: HTTPRequest) -> tuple[_retry.Outcome, HTTPResponse | None]:
         """One HTTP attempt, bounded by the request timeout whatever the client does."""
         try:
             async with asyncio.timeout(request.timeout):
                 response = await self._http.send(request)
         except TransportError as exc:
-            return exc, "", None
+            return exc, None
         except TimeoutError:
-            return TransportError(f"no response within {request.timeout:g} s"), "", None
+            return TransportError(f"no response within {request.timeout:g} s"), None
         except Exception as exc:  # noqa: BLE001 - a custom HTTPClient may raise anything: no answer came
             error = TransportError(f"{type(exc).__name__}: {exc}")
             error.__cause__ = exc
-            return error, "", None
+            return error, None
         if self._emitter.listens("http_response"):
             self._emitter.emit(
                 "http_response",
                 HTTPResponseEvent(request.url, response.status, redact_headers(response.headers)),
             )
-        return response.status, response.reason, response.headers.get("Location")
+        return response.status, response

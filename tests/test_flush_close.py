@@ -83,6 +83,7 @@ async def test_close_timeout_against_hanging_server(sink: SegmentSink, clock: Fa
         await analytics.track(event=f"E{i}", user_id="u", callback=lambda e, c: callbacks.append(e))
         for i in range(5)
     ]
+
     async def close_and_look() -> list[asyncio.Task[object]]:
         await analytics.flush(close=True, timeout=5)
         # Same step as flush's return: nothing else has run yet.
