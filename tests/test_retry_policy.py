@@ -133,7 +133,8 @@ def test_total_backoff_duration_budget() -> None:
     ("value", "seconds"),
     [
         (None, None), ("", None), ("abc", None), ("-1", None), ("0", 0.0), ("1.5", 1.0), ("2abc", 2.0),
-        ("600", 300.0), (" 7", 7.0), ("Thu, 01 Jan 1970 00:00:30 GMT", 20.0), ("Thu, 01 Jan 1970 00:00:01 GMT", 0.0),
+        ("600", 300.0), (" 7", 7.0), ("Thu, 01 Jan 1970 00:00:30 GMT", 20.0),
+        ("Thu, 01 Jan 1970 00:00:01 GMT", 0.0),
     ],
 )  # fmt: skip
 def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
