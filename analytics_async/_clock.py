@@ -62,6 +62,8 @@ async def wait_until(clock: Clock, deadline: float, fut: asyncio.Future[None]) -
     """
     if fut.done():
         return True
+    if deadline <= clock.time():
+        return False  # already past: do not depend on the clock to fire a timer for it
     fired = False
 
     def on_deadline() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import gzip
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
@@ -110,13 +109,11 @@ class SegmentSink:
             answer = await self.responder(request, self.requests)
             if answer is not None:
                 return answer
-        raw = await request.read()
-        wire_bytes = len(raw)
-        if request.headers.get("Content-Encoding", "").lower() == "gzip":
-            try:
-                raw = gzip.decompress(raw)
-            except OSError:
-                return self._reject(400, "body is not valid gzip")
+        try:
+            raw = await request.read()  # aiohttp decompresses Content-Encoding: gzip bodies itself
+        except web.HTTPException as exc:
+            return self._reject(400, f"unreadable body: {exc.reason}")
+        wire_bytes = request.content_length if request.content_length is not None else len(raw)
         if not _authorized(request.headers.get("Authorization", "")):
             return self._reject(401, "missing or malformed Authorization header")
         if len(raw) > MAX_BODY_BYTES:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
-from analytics_async.testing import Responder
+from analytics_async import Analytics, Context, ErrorEvent
+from analytics_async.testing import FakeClock, Responder, SegmentSink
 
 
 async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -37,3 +39,29 @@ def our_tasks() -> list[asyncio.Task[object]]:
         for t in asyncio.all_tasks()
         if not t.done() and ("analytics_async" in t.get_name() or "_send" in repr(t.get_coro()))
     ]
+
+
+async def drive(clock: FakeClock, task: asyncio.Future[Any], step: float = 1.0, limit: float = 10.0) -> None:
+    """Advance `clock` by `step` until `task` is done (bounded by `limit` real seconds)."""
+    async with asyncio.timeout(limit):
+        while not task.done():
+            await clock.advance(step)
+            await asyncio.sleep(0.001)
+
+
+def accounted(analytics: Analytics, ctxs: list[Context], sink: SegmentSink, errors: list[ErrorEvent]) -> None:
+    """Every event was delivered exactly once or failed with an error event; the counters add up."""
+    ids = [e["messageId"] for e in sink.events]
+    assert len(ids) == len(set(ids)), "an event arrived twice"
+    failed_ctx = {id(e.ctx) for e in errors if e.code == "delivery_failure"}
+    for ctx in ctxs:
+        if ctx.failed_delivery() is None:
+            assert ctx.event["messageId"] in ids
+        else:
+            assert ctx.event["messageId"] not in ids
+            assert id(ctx) in failed_ctx
+    stats = analytics.stats()
+    assert stats.accepted == len(ctxs)
+    assert stats.delivered == len(ids)
+    assert stats.accepted == stats.delivered + sum(stats.failed.values()) + sum(stats.dropped.values())
+    assert len(failed_ctx) == sum(stats.failed.values()) + sum(stats.dropped.values())
