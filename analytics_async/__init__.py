@@ -13,6 +13,7 @@ from ._clock import Clock, TimerHandle
 from ._context import Context, FailedDelivery, LogLine
 from ._events import ErrorEvent, FlushEvent, HTTPRequestEvent, HTTPResponseEvent
 from ._http import Headers, HTTPClient, HTTPRequest, HTTPResponse
+from ._plugins import Plugin, PluginType, SimplePlugin
 from ._stats import Stats
 from ._version import __version__
 from .errors import (
@@ -54,8 +55,11 @@ __all__ = [
     "HTTPStatusError",
     "Headers",
     "LogLine",
+    "Plugin",
+    "PluginType",
     "QueueFullError",
     "RateLimitExceededError",
+    "SimplePlugin",
     "Stats",
     "TimerHandle",
     "TransportError",

@@ -20,6 +20,7 @@ from ._events import Emitter
 from ._http import HTTPClient
 from ._json import dumps
 from ._pipeline import Pipeline
+from ._plugins import BeforeFailed, Plugin, Plugins
 from ._report import Ledger, Reporter
 from ._sender import Sender
 from ._settings import DEFAULT_MAX_IN_FLIGHT, QueueFullPolicy, Settings
@@ -34,6 +35,15 @@ from .errors import (
 )
 
 __all__ = ["Analytics"]
+
+
+def _serialize(message: dict[str, Any]) -> bytes:
+    """The event's JSON, or ValidationError / EventTooLargeError raised at the call."""
+    payload = dumps(message)
+    if len(payload) > MAX_EVENT_BYTES:
+        raise EventTooLargeError(len(payload), MAX_EVENT_BYTES)
+    return payload
+
 
 logger = logging.getLogger("analytics_async")
 
@@ -100,7 +110,8 @@ class Analytics:
         self._emitter = Emitter()
         self._counters = Counters()
         self._ledger = Ledger(self._emitter)
-        self._reporter = Reporter(self._emitter, self._counters, self._ledger)
+        self._plugins = Plugins(self._emitter.emit)
+        self._reporter = Reporter(self._emitter, self._counters, self._ledger, self._plugins.after)
         self._owned_http = AiohttpClient() if http_client is None else None
         self._http: HTTPClient = http_client or self._owned_http  # type: ignore[assignment]
         self._sender = Sender(settings, self._http, self._emitter, self._counters)
@@ -263,18 +274,47 @@ class Analytics:
         message = msg.build(type_, fields, user_id=user_id, anonymous_id=anonymous_id,
                             context=context, timestamp=timestamp, integrations=integrations,
                             message_id=message_id, require_both_ids=alias)  # fmt: skip
-        payload = dumps(message)
-        if len(payload) > MAX_EVENT_BYTES:
-            raise EventTooLargeError(len(payload), MAX_EVENT_BYTES)
-        envelope = Envelope(Context(message), payload, callback)
         if self._closed:
-            self._counters.accepted += 1
-            self._emitter.emit("call_after_close", message)
-            self._reporter.dropped(envelope, ClosedError("the Analytics instance is closed"))
-            return envelope.ctx
+            return self._after_close(message, callback)
         pipeline = self._bound_pipeline()
+        if self._plugins.active:
+            return await self._accept_with_plugins(pipeline, message, callback)
+        envelope = Envelope(Context(message), _serialize(message), callback)
         self._counters.accepted += 1
         self._ledger.open(envelope)
+        await self._enqueue(pipeline, envelope)
+        return envelope.ctx
+
+    async def _accept_with_plugins(
+        self, pipeline: Pipeline, message: dict[str, Any], callback: Callback | None
+    ) -> Context:
+        """The call's path when plugins are registered: before and enrichment run before queueing."""
+        envelope = Envelope(Context(message), b"", callback)
+        self._counters.accepted += 1
+        self._ledger.open(envelope)  # flush waits for events still inside plugins
+        plugins = self._plugins
+        try:
+            await plugins.wait_registrations()
+            ctx = envelope.ctx = await plugins.before_and_enrichment(envelope.ctx)
+            envelope.payload = _serialize(ctx.event)
+        except BeforeFailed as failed:
+            self._reporter.failed([envelope], failed.reason)
+            return envelope.ctx
+        except BaseException:  # invalid after the plugins (raised to the caller) or cancelled
+            self._counters.accepted -= 1
+            self._ledger.close(envelope)
+            raise
+        to_segment, destinations = plugins.route(ctx)
+        envelope.work = plugins.start_destinations(ctx, destinations)
+        envelope.after = plugins.has_after
+        if to_segment:
+            await self._enqueue(pipeline, envelope)
+        else:
+            self._reporter.delivered([envelope])  # integrations turned Segment.io off: nothing to send
+        return ctx
+
+    async def _enqueue(self, pipeline: Pipeline, envelope: Envelope) -> None:
+        """Queue `envelope`, or wait for room, or report it dropped, per `queue_full`."""
         queue = pipeline.queue
         if queue.put_nowait(envelope):
             if len(queue) % self._settings.flush_at == 0:
@@ -287,7 +327,31 @@ class Analytics:
                 else QueueFullError(f"max_queue_size={self._settings.max_queue_size} reached")
             )
             self._reporter.dropped(envelope, reason)
+
+    def _after_close(self, message: dict[str, Any], callback: Callback | None) -> Context:
+        """A call after close: validated, announced with `call_after_close`, reported as dropped."""
+        envelope = Envelope(Context(message), _serialize(message), callback)
+        self._counters.accepted += 1
+        self._emitter.emit("call_after_close", message)
+        self._reporter.dropped(envelope, ClosedError("the Analytics instance is closed"))
         return envelope.ctx
+
+    # -- plugins -------------------------------------------------------------------------------
+
+    async def register(self, *plugins: Plugin) -> None:
+        """Load and add plugins (see `Plugin`); emits `register` with their names.
+
+        A plugin whose `load` raises is logged and removed; `register` still returns. Events
+        dispatched while a registration runs wait for it.
+
+        Raises:
+            TypeError: an argument is not a plugin; nothing was registered.
+        """
+        await self._plugins.register(self, plugins)
+
+    async def deregister(self, *names: str) -> None:
+        """Unload and remove the plugins with these names; emits `deregister` with the names."""
+        await self._plugins.deregister(self, names)
 
     # -- the pipeline's event loop -------------------------------------------------------------
 
@@ -357,6 +421,7 @@ class Analytics:
             settled = await pipeline.wait_settled(timeout)
             if close:
                 if not settled:
+                    await self._plugins.cancel()
                     await pipeline.abort(FlushTimeoutError(f"flush timed out after {timeout:g} s"))
                     await self._emitter.cancel_handlers()
                 else:

@@ -175,3 +175,7 @@ class Envelope:
     payload: bytes
     callback: Callback | None
     seq: int = 0
+    work: asyncio.Task[None] | None = None
+    """Destination plugins running for this event (plugins only)."""
+    after: bool = False
+    """Whether `after` plugins must run once the event has settled (plugins only)."""

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Final
 
-from ._context import Envelope, settle
+from ._context import Context, Envelope, settle
 from ._events import Emitter, ErrorEvent
 from ._stats import Counters
 
@@ -88,10 +88,17 @@ class Ledger:
 class Reporter:
     """Tells the user how each event ended: ctx state, counters, callback, emitted event."""
 
-    def __init__(self, emitter: Emitter, counters: Counters, ledger: Ledger) -> None:
+    def __init__(
+        self,
+        emitter: Emitter,
+        counters: Counters,
+        ledger: Ledger,
+        after: Callable[[Context], Awaitable[None]] | None = None,
+    ) -> None:
         self._emitter = emitter
         self._counters = counters
         self._ledger = ledger
+        self._after = after
         self._callbacks: set[asyncio.Task[None]] = set()
 
     def delivered(self, envelopes: Iterable[Envelope]) -> None:
@@ -119,6 +126,28 @@ class Reporter:
             counters.dropped[type(reason).__name__] += 1
         else:
             counters.failed[type(reason).__name__] += 1
+        if envelope.work is not None or envelope.after:
+            self._track(self._plugins_then_report(envelope, reason))
+            return
+        self._report(envelope, reason)
+
+    async def _plugins_then_report(self, envelope: Envelope, reason: BaseException | None) -> None:
+        """Wait for the event's destination plugins, run the `after` plugins, then report."""
+        try:
+            if envelope.work is not None:
+                await envelope.work
+            if envelope.after and self._after is not None:
+                await self._after(envelope.ctx)
+        finally:
+            self._report(envelope, reason)
+
+    def _track(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._callbacks.add(task)
+        task.add_done_callback(self._callbacks.discard)
+
+    def _report(self, envelope: Envelope, reason: BaseException | None) -> None:
+        """Run the callback (a coroutine one in a task, at most 1 s), then announce."""
         callback = envelope.callback
         if callback is not None:
             try:
@@ -127,9 +156,7 @@ class Reporter:
                 logger.exception("analytics_async: Callback Error")
             else:
                 if inspect.isawaitable(result):
-                    task = asyncio.ensure_future(self._await_callback(result, envelope, reason))
-                    self._callbacks.add(task)
-                    task.add_done_callback(self._callbacks.discard)
+                    self._track(self._await_callback(result, envelope, reason))
                     return
         self._announce(envelope, reason)
 
@@ -155,7 +182,7 @@ class Reporter:
             self._ledger.close(envelope)
 
     async def cancel_callbacks(self) -> None:
-        """Give running coroutine callbacks one loop step, then cancel what is left and wait."""
+        """Give running callbacks and after-plugin work one loop step, then cancel the rest and wait."""
         if not self._callbacks:
             return
         await asyncio.sleep(0)
