@@ -1,0 +1,418 @@
+"""Plugins: stage order and error semantics, integrations routing, register/deregister."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Final
+
+import pytest
+
+from analytics_async import (
+    Analytics,
+    Context,
+    ContextCancelation,
+    ErrorEvent,
+    Plugin,
+    PluginType,
+    SimplePlugin,
+)
+from analytics_async.testing import SegmentSink
+
+from .conftest import MakeAnalytics
+
+
+class Recorder:
+    """A plugin of any type that records its calls in a shared log; sync or async hooks."""
+
+    version = "1.0.0"
+
+    def __init__(
+        self, name: str, type_: PluginType, log: list[str], *, is_async: bool = False, fail: bool = False
+    ) -> None:
+        self.name = name
+        self.type: PluginType = type_
+        self.log = log
+        self.is_async = is_async
+        self.fail = fail
+        self.loaded = False
+
+    def is_loaded(self) -> bool:
+        """Loaded once load() ran."""
+        return self.loaded
+
+    def load(self, ctx: Context, analytics: Analytics) -> None:
+        """Mark loaded."""
+        self.loaded = True
+
+    def _hook(self, ctx: Context) -> Context:
+        self.log.append(self.name)
+        if self.fail:
+            raise RuntimeError(f"{self.name} failed")
+        return ctx
+
+    def track(self, ctx: Context) -> Any:
+        """Record the call, now or after a loop step."""
+        if self.is_async:
+
+            async def later() -> Context:
+                await asyncio.sleep(0)
+                return self._hook(ctx)
+
+            return later()
+        return self._hook(ctx)
+
+
+async def test_stage_order_with_mixed_sync_and_async(
+    make_analytics: MakeAnalytics, sink: SegmentSink
+) -> None:
+    """before, then enrichment in registration order; destinations; after once settled; then the callback."""
+    log: list[str] = []
+    analytics = make_analytics()
+    await analytics.register(
+        Recorder("after", "after", log, is_async=True),
+        Recorder("enrich-1", "enrichment", log, is_async=True),
+        Recorder("dest", "destination", log),
+        Recorder("before-1", "before", log),
+        Recorder("enrich-2", "enrichment", log),
+        Recorder("before-2", "before", log, is_async=True),
+        Recorder("utility", "utility", log),
+    )
+    await analytics.track(event="E", user_id="u", callback=lambda err, ctx: log.append("callback"))
+    assert log[:4] == ["before-1", "before-2", "enrich-1", "enrich-2"]
+    await analytics.flush()
+    assert log[4:] == ["dest", "after", "callback"]
+    assert len(sink.events) == 1
+
+
+async def test_failing_before_plugin_fails_the_event(
+    make_analytics: MakeAnalytics, sink: SegmentSink
+) -> None:
+    """A before plugin that raises: not sent, callback gets the error, an error event fires."""
+    analytics = make_analytics()
+    await analytics.register(Recorder("gate", "before", [], fail=True))
+    errors: list[ErrorEvent] = []
+    got: list[BaseException | None] = []
+    analytics.on("error", errors.append)
+    ctx = await analytics.track(event="E", user_id="u", callback=lambda e, c: got.append(e))
+    await analytics.flush()
+    assert sink.requests == 0
+    assert isinstance(got[0], RuntimeError)
+    assert errors[0].reason is got[0]
+    assert await ctx.delivered() is False
+    assert [line.message for line in ctx.logs()] == ["plugin", "plugin Error"]
+    assert analytics.stats().failed == {"RuntimeError": 1}
+
+
+async def test_cancel_in_before_plugin(make_analytics: MakeAnalytics, sink: SegmentSink) -> None:
+    """ctx.cancel() in a before plugin drops the event with ContextCancelation, reported."""
+    analytics = make_analytics()
+    await analytics.register(SimplePlugin(name="no-bots", type="before", hook=lambda ctx: ctx.cancel()))
+    ctx = await analytics.track(event="E", user_id="bot")
+    await analytics.flush()
+    failure = ctx.failed_delivery()
+    assert failure is not None
+    assert isinstance(failure.reason, ContextCancelation)
+    assert sink.requests == 0
+
+
+async def test_before_plugin_returning_garbage_fails_the_event(make_analytics: MakeAnalytics) -> None:
+    """A before hook returning something that is not a Context (or None) fails the event."""
+    analytics = make_analytics()
+    await analytics.register(SimplePlugin(name="bad", type="before", hook=lambda ctx: "oops"))  # type: ignore[arg-type,return-value]
+    ctx = await analytics.track(event="E", user_id="u")
+    failure = ctx.failed_delivery()
+    assert failure is not None
+    assert isinstance(failure.reason, TypeError)
+
+
+async def test_enrichment_errors_are_skipped(
+    make_analytics: MakeAnalytics, sink: SegmentSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An enrichment plugin that raises is logged and skipped; the event goes on unchanged."""
+    analytics = make_analytics()
+    log: list[str] = []
+    await analytics.register(
+        Recorder("broken", "enrichment", log, fail=True), Recorder("fine", "enrichment", log)
+    )
+    ctx = await analytics.track(event="E", user_id="u")
+    await analytics.flush()
+    assert log == ["broken", "fine"]
+    assert await ctx.delivered() is True
+    assert len(sink.events) == 1
+    assert "broken" in caplog.text
+    assert "plugin Error" in [line.message for line in ctx.logs()]
+
+
+async def test_enrichment_can_replace_the_context(make_analytics: MakeAnalytics, sink: SegmentSink) -> None:
+    """A Context returned by an enrichment plugin replaces the event that is sent."""
+    analytics = make_analytics()
+
+    def replace(ctx: Context) -> Context:
+        return Context({**ctx.event, "event": "Replaced"})
+
+    await analytics.register(SimplePlugin(name="swap", type="enrichment", track=replace))
+    ctx = await analytics.track(event="Original", user_id="u")
+    await analytics.flush()
+    assert ctx.event["event"] == "Replaced"
+    assert sink.events[0]["event"] == "Replaced"
+    assert await ctx.delivered() is True
+
+
+async def test_destination_and_after_errors_never_affect_delivery(
+    make_analytics: MakeAnalytics, sink: SegmentSink
+) -> None:
+    """Failing destination and after plugins are logged; other destinations and Segment still get it."""
+    log: list[str] = []
+    analytics = make_analytics()
+    await analytics.register(
+        Recorder("bad-dest", "destination", log, fail=True, is_async=True),
+        Recorder("good-dest", "destination", log),
+        Recorder("bad-after", "after", log, fail=True),
+    )
+    ctx = await analytics.track(event="E", user_id="u")
+    await analytics.flush()
+    assert sorted(log) == ["bad-after", "bad-dest", "good-dest"]
+    assert await ctx.delivered() is True
+    assert len(sink.events) == 1
+
+
+async def test_destinations_run_concurrently(make_analytics: MakeAnalytics) -> None:
+    """Destination hooks overlap in time rather than running one after another."""
+    running = peak = 0
+
+    async def slow(ctx: Context) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+
+    analytics = make_analytics()
+    await analytics.register(*(SimplePlugin(name=f"d{i}", type="destination", track=slow) for i in range(3)))
+    await analytics.track(event="E", user_id="u")
+    await analytics.flush()
+    assert peak == 3
+
+
+async def test_flush_waits_for_destination_and_after_plugins(make_analytics: MakeAnalytics) -> None:
+    """flush() returns only after slow destination and after plugins finished."""
+    done: list[str] = []
+
+    async def slow(ctx: Context) -> None:
+        await asyncio.sleep(0.02)
+        done.append(ctx.event["type"])
+
+    analytics = make_analytics()
+    await analytics.register(
+        SimplePlugin(name="dest", type="destination", hook=slow),
+        SimplePlugin(name="aft", type="after", hook=slow),
+    )
+    await analytics.identify(user_id="u")
+    await analytics.flush()
+    assert done == ["identify", "identify"]
+
+
+def plugin_calls(log: list[str]) -> tuple[bool, bool]:
+    return "Amplitude" in log, "Mixpanel" in log
+
+
+@pytest.mark.parametrize(
+    ("integrations", "amplitude", "mixpanel", "segment"),
+    [
+        ({"Mixpanel": False, "Segment.io": False}, True, False, False),
+        ({"All": False}, False, False, True),
+        ({"All": False, "Amplitude": False, "Segment.io": False}, False, False, False),
+        ({"All": False, "Amplitude": True, "Segment.io": True}, True, False, True),
+        ({"All": False, "Amplitude": True}, True, False, True),
+        ({"All": False, "Amplitude": {"amplitudeKey": "foo"}, "Segment.io": {}}, True, False, True),
+        ({}, True, True, True),
+        ({"Amplitude": 0, "Mixpanel": ""}, False, False, True),
+    ],
+)
+async def test_integrations_routing(
+    make_analytics: MakeAnalytics,
+    sink: SegmentSink,
+    integrations: dict[str, Any],
+    amplitude: bool,
+    mixpanel: bool,
+    segment: bool,
+) -> None:
+    """The rows of analytics-node's "denyList permutations", against the real Segment destination."""
+    log: list[str] = []
+    analytics = make_analytics()
+    await analytics.register(
+        Recorder("Amplitude", "destination", log), Recorder("Mixpanel", "destination", log)
+    )
+    got: list[BaseException | None] = []
+    await analytics.track(
+        event="E", user_id="u", integrations=integrations, callback=lambda e, c: got.append(e)
+    )
+    await analytics.flush()
+    assert plugin_calls(log) == (amplitude, mixpanel)
+    assert len(sink.events) == (1 if segment else 0)
+    assert got == [None]  # a skipped Segment.io still counts as delivered, as analytics-node
+
+
+async def test_alternative_names_route_destinations(make_analytics: MakeAnalytics) -> None:
+    """A destination's alternative_names decide when its own name is absent from integrations."""
+    log: list[str] = []
+    analytics = make_analytics()
+
+    def record(ctx: Context) -> None:
+        log.append("ga")
+
+    plugin = SimplePlugin(name="Google Analytics", type="destination", alternative_names=["GA"], track=record)
+    await analytics.register(plugin)
+    await analytics.track(event="E", user_id="u", integrations={"All": True, "GA": False})
+    await analytics.track(event="E", user_id="u", integrations={"All": False, "GA": True})
+    await analytics.flush()
+    assert log == ["ga"]
+
+
+async def test_deny_lists_written_by_other_plugins(make_analytics: MakeAnalytics, sink: SegmentSink) -> None:
+    """Routing is computed after before/enrichment, so a plugin can turn destinations off."""
+    log: list[str] = []
+    analytics = make_analytics()
+    await analytics.register(
+        Recorder("Amplitude", "destination", log), Recorder("Mixpanel", "destination", log)
+    )
+    integrations = {"Amplitude": True, "MixPanel": True, "Segment.io": True}
+    await analytics.track(event="E", user_id="u", integrations=integrations)
+    await analytics.flush()
+
+    def skip_amplitude_and_segment(ctx: Context) -> None:
+        ctx.update_event("integrations.Amplitude", False)
+        ctx.event["integrations"]["Segment.io"] = False  # a dotted path would split the name
+
+    await analytics.register(SimplePlugin(name="deny", type="before", hook=skip_amplitude_and_segment))
+    await analytics.track(event="E", user_id="u", integrations=integrations)
+    await analytics.flush()
+    assert log.count("Mixpanel") == 2
+    assert log.count("Amplitude") == 1
+    assert len(sink.events) == 1
+
+
+async def test_register_and_deregister_events(
+    make_analytics: MakeAnalytics, caplog: pytest.LogCaptureFixture
+) -> None:
+    """register/deregister emit their names; unload runs; unknown names are logged."""
+    analytics = make_analytics()
+    seen: list[tuple[str, list[str]]] = []
+    analytics.on("register", lambda names: seen.append(("register", names)))
+    analytics.on("deregister", lambda names: seen.append(("deregister", names)))
+    unloaded: list[str] = []
+    plugin = SimplePlugin(name="p", type="enrichment", on_unload=lambda: unloaded.append("p"))
+    await analytics.register(plugin)
+    assert analytics._plugins.names == ["Segment.io", "p"]
+    await analytics.deregister("p", "missing")
+    assert seen == [("register", ["p"]), ("deregister", ["p", "missing"])]
+    assert unloaded == ["p"]
+    assert analytics._plugins.names == ["Segment.io"]
+    assert "plugin missing not found" in caplog.text
+
+
+async def test_failing_load_removes_the_plugin(
+    make_analytics: MakeAnalytics, sink: SegmentSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A plugin whose load raises is logged and removed; register still returns and emits."""
+    analytics = make_analytics()
+    seen: list[list[str]] = []
+    analytics.on("register", seen.append)
+
+    def boom() -> None:
+        raise RuntimeError("cannot load")
+
+    log: list[str] = []
+
+    def record(ctx: Context) -> None:
+        log.append("x")
+
+    await analytics.register(SimplePlugin(name="broken", type="enrichment", on_load=boom, hook=record))
+    assert seen == [["broken"]]
+    assert "Failed to load" in caplog.text
+    await analytics.track(event="E", user_id="u")
+    await analytics.flush()
+    assert log == []
+    assert len(sink.events) == 1
+
+
+async def test_delivery_waits_for_a_registration_in_flight(
+    make_analytics: MakeAnalytics, sink: SegmentSink
+) -> None:
+    """An event dispatched while register() is still loading a plugin goes through that plugin."""
+    release = asyncio.Event()
+
+    async def slow_load() -> None:
+        await release.wait()
+
+    def tag(ctx: Context) -> None:
+        ctx.update_event("properties.tagged", True)
+
+    analytics = make_analytics()
+    registering = asyncio.create_task(
+        analytics.register(SimplePlugin(name="tagger", type="enrichment", on_load=slow_load, track=tag))
+    )
+    await asyncio.sleep(0)
+    tracking = asyncio.create_task(analytics.track(event="E", user_id="u"))
+    await asyncio.sleep(0.01)
+    assert not tracking.done()
+    release.set()
+    await registering
+    await tracking
+    await analytics.flush()
+    assert sink.events[0]["properties"] == {"tagged": True}
+
+
+async def test_lowercase_plugin_changes_what_arrives(
+    make_analytics: MakeAnalytics, sink: SegmentSink
+) -> None:
+    """The seed's example: an enrichment plugin lowercasing event names changes the wire."""
+
+    class Lowercase:
+        name = "Lowercase events"
+        type: Final = "enrichment"  # Final keeps the literal type, so mypy sees a Plugin
+        version = "1.0.0"
+
+        def is_loaded(self) -> bool:
+            return True
+
+        async def load(self, ctx: Context, analytics: Analytics) -> None:
+            return None
+
+        async def track(self, ctx: Context) -> Context:
+            ctx.update_event("event", ctx.event["event"].lower())
+            return ctx
+
+    plugin: Plugin = Lowercase()
+    analytics = make_analytics()
+    await analytics.register(plugin)
+    await analytics.track(event="Item PURCHASED", user_id="u")
+    await analytics.flush()
+    assert sink.events[0]["event"] == "item purchased"
+
+
+async def test_not_a_plugin_is_rejected(make_analytics: MakeAnalytics) -> None:
+    """register() rejects an object that is not a plugin, registering nothing."""
+    analytics = make_analytics()
+    with pytest.raises(TypeError, match="not a plugin"):
+        await analytics.register(object())  # type: ignore[arg-type]
+    assert analytics._plugins.names == ["Segment.io"]
+
+
+async def test_close_timeout_cancels_slow_plugins(
+    sink: SegmentSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A closing flush out of time cancels destination plugins and still reports every event."""
+    caplog.set_level(logging.CRITICAL)
+    analytics = Analytics(write_key="k", host=sink.url)
+
+    async def forever(ctx: Context) -> None:
+        await sink.hang()
+
+    await analytics.register(SimplePlugin(name="stuck", type="destination", track=forever))
+    got: list[BaseException | None] = []
+    await analytics.track(event="E", user_id="u", callback=lambda e, c: got.append(e))
+    await analytics.flush(close=True, timeout=0.05)
+    assert len(got) == 1
+    assert not [t for t in asyncio.all_tasks() if "forever" in repr(t.get_coro()) and not t.done()]
