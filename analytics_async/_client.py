@@ -279,10 +279,18 @@ class Analytics:
         pipeline = self._bound_pipeline()
         if self._plugins.active:
             return await self._accept_with_plugins(pipeline, message, callback)
-        envelope = Envelope(Context(message), _serialize(message), callback)
+        payload = dumps(message)
+        if len(payload) > MAX_EVENT_BYTES:
+            raise EventTooLargeError(len(payload), MAX_EVENT_BYTES)
+        envelope = Envelope(Context(message), payload, callback)
         self._counters.accepted += 1
         self._ledger.open(envelope)
-        await self._enqueue(pipeline, envelope)
+        queue = pipeline.queue
+        if queue.put_nowait(envelope):  # the common case, inline: no extra coroutine per event
+            if len(queue) % self._settings.flush_at == 0:
+                await asyncio.sleep(0)  # a full batch waits: let the batcher run even in a tight loop
+        else:
+            await self._enqueue(pipeline, envelope)
         return envelope.ctx
 
     async def _accept_with_plugins(
