@@ -13,6 +13,7 @@ from ._clock import Clock, TimerHandle
 from ._context import Context, FailedDelivery, LogLine
 from ._events import ErrorEvent, FlushEvent, HTTPRequestEvent, HTTPResponseEvent
 from ._http import Headers, HTTPClient, HTTPRequest, HTTPResponse
+from ._oauth import OAuthSettings
 from ._plugins import Plugin, PluginType, SimplePlugin
 from ._stats import Stats
 from ._version import __version__
@@ -55,6 +56,7 @@ __all__ = [
     "HTTPStatusError",
     "Headers",
     "LogLine",
+    "OAuthSettings",
     "Plugin",
     "PluginType",
     "QueueFullError",

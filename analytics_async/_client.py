@@ -19,6 +19,8 @@ from ._context import Callback, Context, Envelope
 from ._events import Emitter
 from ._http import HTTPClient
 from ._json import dumps
+from ._oauth import OAuthSettings, TokenManager
+from ._oauth import validate as validate_oauth
 from ._pipeline import Pipeline
 from ._plugins import BeforeFailed, Plugin, Plugins
 from ._report import Ledger, Reporter
@@ -81,7 +83,7 @@ class Analytics:
         max_rate_limit_duration: float = 43200.0,
         disable: bool = False,
         http_client: HTTPClient | None = None,
-        oauth_settings: object | None = None,
+        oauth_settings: OAuthSettings | None = None,
         max_queue_size: int = 10_000,
         queue_full: QueueFullPolicy = "drop",
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
@@ -114,7 +116,13 @@ class Analytics:
         self._reporter = Reporter(self._emitter, self._counters, self._ledger, self._plugins.after)
         self._owned_http = AiohttpClient() if http_client is None else None
         self._http: HTTPClient = http_client or self._owned_http  # type: ignore[assignment]
-        self._sender = Sender(settings, self._http, self._emitter, self._counters)
+        self._tokens: TokenManager | None = None
+        if oauth_settings is not None:
+            oauth, key, oauth_retries = validate_oauth(oauth_settings, settings.max_retries)
+            self._tokens = TokenManager(
+                oauth, key, oauth.http_client or self._http, settings.clock, oauth_retries
+            )
+        self._sender = Sender(settings, self._http, self._emitter, self._counters, self._tokens)
         self._pipeline: Pipeline | None = None
         self._closed = False
 
@@ -401,6 +409,8 @@ class Analytics:
         return None
 
     async def _close_owned_http(self) -> None:
+        if self._tokens is not None:
+            await self._tokens.aclose()
         if self._owned_http is not None:
             await self._owned_http.aclose()
 

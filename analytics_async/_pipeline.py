@@ -20,7 +20,7 @@ from ._queue import EventQueue
 from ._report import Ledger, Reporter
 from ._sender import Sender
 from ._settings import Settings
-from .errors import ClosedError, DeliveryError
+from .errors import AnalyticsError, ClosedError, DeliveryError
 
 __all__ = ["Pipeline"]
 
@@ -112,7 +112,7 @@ class Pipeline:
             self._reporter.failed(envelopes, DeliveryError(f"internal error: {exc!r}"))
 
     async def _send(self, envelopes: list[Envelope]) -> None:
-        error: DeliveryError | None = None
+        error: AnalyticsError | None = None
         if not self._settings.disable:
             error = await self._sender.deliver([e.payload for e in envelopes])
         task = asyncio.current_task()

@@ -76,9 +76,9 @@ def classify(status: int, *, oauth: bool = False) -> bool | None:
     return None  # below 200 or from 600: nothing sensible was said, try again
 
 
-def backoff(retry: int, random: float) -> float:
+def backoff(retry: int, random: float, base: float = BACKOFF_BASE) -> float:
     """Seconds to wait before counted retry number `retry` (1 for the first); `random` in [0, 1)."""
-    return min((1.0 + random) * BACKOFF_BASE * BACKOFF_FACTOR**retry, BACKOFF_CAP)
+    return min((1.0 + random) * base * BACKOFF_FACTOR**retry, BACKOFF_CAP)
 
 
 def parse_retry_after(value: str | None, wall_now: float) -> float | None:

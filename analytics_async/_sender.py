@@ -21,10 +21,11 @@ from ._clock import sleep
 from ._events import Emitter, HTTPRequestEvent, HTTPResponseEvent
 from ._http import HTTPClient, HTTPRequest, HTTPResponse, redact_headers
 from ._message import now_iso
+from ._oauth import TokenManager
 from ._settings import Settings
 from ._stats import Counters
 from ._version import __version__
-from .errors import DeliveryError, RateLimitExceededError, TransportError
+from .errors import AnalyticsError, AuthError, RateLimitExceededError, TransportError
 
 __all__ = ["Sender"]
 
@@ -32,17 +33,20 @@ logger = logging.getLogger("analytics_async")
 
 USER_AGENT: Final = f"analytics-async/{__version__}"
 _REDACTED_KEY: Final = b'"<redacted>"'
+_TOKEN_REFUSED: Final = frozenset({400, 401, 403, 511})
+"""Tracking API answers after which the OAuth token is dropped and a new one fetched."""
 
 
 class Sender:
     """Sends the batches of one `Analytics`; the rate-limit gate is the only state they share."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0917
         self,
         settings: Settings,
         http: HTTPClient,
         emitter: Emitter,
         counters: Counters,
+        tokens: TokenManager | None = None,
         random_source: Callable[[], float] = random.random,
     ) -> None:
         self._settings = settings
@@ -50,6 +54,7 @@ class Sender:
         self._emitter = emitter
         self._counters = counters
         self._random = random_source
+        self._tokens = tokens
         self.gate = _retry.RateLimitGate()
         self._key_json = json.dumps(settings.write_key).encode()
         token = base64.b64encode(f"{settings.write_key}:".encode()).decode()
@@ -66,7 +71,7 @@ class Sender:
         """Length of the write key as it appears in the body (for the batch byte budget)."""
         return len(self._key_json)
 
-    async def deliver(self, payloads: Sequence[bytes]) -> DeliveryError | None:
+    async def deliver(self, payloads: Sequence[bytes]) -> AnalyticsError | None:
         """Send one batch until it is delivered (None) or finally fails (the reason).
 
         Cancellation (a closing flush out of time) propagates at once, from an attempt, a backoff
@@ -82,8 +87,17 @@ class Sender:
             except RateLimitExceededError as exc:
                 self._counters.batches_sent += 1
                 return exc
+            authorization = None
+            if self._tokens is not None:
+                try:
+                    authorization = f"Bearer {await self._tokens.get()}"
+                except AuthError as exc:  # the token manager already retried as far as it may
+                    self._counters.batches_sent += 1
+                    return exc
             attempts += 1
-            outcome, response = await self._attempt(self._request(events, attempts))
+            outcome, response = await self._attempt(self._request(events, attempts, authorization))
+            if self._tokens is not None and outcome in _TOKEN_REFUSED:
+                self._tokens.clear()
             now = clock.time()
             decision = _retry.decide(
                 outcome,
@@ -97,6 +111,7 @@ class Sender:
                 max_retries=settings.max_retries,
                 max_backoff_duration=settings.max_total_backoff_duration,
                 random=self._random(),
+                oauth=self._tokens is not None,
                 location=response.headers.get("Location") if response else None,
             )
             if decision.delivered:
@@ -121,12 +136,14 @@ class Sender:
         while wait := self.gate.wait(clock.time(), self._settings.max_rate_limit_duration):
             await sleep(clock, wait)
 
-    def _request(self, events: bytes, attempt: int) -> HTTPRequest:
+    def _request(self, events: bytes, attempt: int, authorization: str | None) -> HTTPRequest:
         """Attempt number `attempt` (from 1): a fresh `sentAt`, and `X-Retry-Count` after the first."""
         settings = self._settings
         tail = b',"sentAt":"' + now_iso().encode() + b'"}'
         body = events + self._key_json + tail
         headers = dict(self._headers)
+        if authorization is not None:
+            headers["Authorization"] = authorization
         if attempt > 1:
             headers["X-Retry-Count"] = str(attempt - 1)
         if self._emitter.listens("http_request"):

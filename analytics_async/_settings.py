@@ -98,8 +98,6 @@ class Settings:
                 raise ConfigError(name, f"must be a bool, not {getattr(self, name)!r}")
         if self.http_client is not None and not isinstance(self.http_client, HTTPClient):
             raise ConfigError("http_client", "must have async send(request) and aclose() methods")
-        if self.oauth_settings is not None:
-            raise ConfigError("oauth_settings", "OAuth is not supported by this version yet")
         _integer("max_queue_size", self.max_queue_size, minimum=1)
         if self.queue_full not in ("drop", "wait"):
             raise ConfigError("queue_full", f'must be "drop" or "wait", not {self.queue_full!r}')

@@ -16,7 +16,8 @@ def test_all_is_pinned() -> None:
             "Context", "ContextCancelation", "DeliveryError", "ErrorEvent", "EventTooLargeError",
             "FailedDelivery", "FlushEvent", "FlushTimeoutError", "HTTPClient", "HTTPRequest",
             "HTTPRequestEvent", "HTTPResponse", "HTTPResponseEvent", "HTTPStatusError", "Headers",
-            "LogLine", "Plugin", "PluginType", "QueueFullError", "RateLimitExceededError", "SimplePlugin",
+            "LogLine", "OAuthSettings", "Plugin", "PluginType", "QueueFullError", "RateLimitExceededError",
+            "SimplePlugin",
             "Stats", "TimerHandle",
             "TransportError", "ValidationError", "__version__",
         ]
