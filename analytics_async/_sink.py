@@ -10,19 +10,67 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import random
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
 import attrs
 from aiohttp import web
 
-__all__ = ["ReceivedBatch", "Responder", "SegmentSink"]
+__all__ = ["Faults", "ReceivedBatch", "Responder", "SegmentSink", "event_problem"]
 
 MAX_BODY_BYTES: Final = 500_000
 MAX_EVENT_BYTES: Final = 32 * 1024
 
 Responder = Callable[[web.Request, int], Awaitable[web.StreamResponse | None]]
 """`responder(request, n)` for the n-th request (from 1): a response to answer with, or None for 200."""
+
+
+@attrs.frozen
+class Faults:
+    """Faults the sink injects: a share of requests answered with errors or 429s, and latency.
+
+    Rates are fractions of requests (0 to 1); `seed` makes the sequence repeatable.
+    """
+
+    error_rate: float = 0.0
+    error_status: int = 503
+    rate_limit_rate: float = 0.0
+    retry_after: float = 1.0
+    latency: float = 0.0
+    seed: int | None = None
+
+    def responder(self, counts: Counter[str]) -> Responder:
+        """A responder playing these faults, counting what it injected in `counts`."""
+        rng = random.Random(self.seed)  # noqa: S311 - fault injection, not security
+
+        async def respond(request: web.Request, n: int) -> web.StreamResponse | None:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            roll = rng.random()
+            if roll < self.rate_limit_rate:
+                counts["429"] += 1
+                await request.read()
+                return web.Response(status=429, headers={"Retry-After": f"{self.retry_after:g}"})
+            if roll < self.rate_limit_rate + self.error_rate:
+                counts[str(self.error_status)] += 1
+                await request.read()
+                return web.Response(status=self.error_status)
+            return None
+
+        return respond
+
+
+def event_problem(event: Mapping[str, Any]) -> str | None:
+    """Why the Tracking API would drop this event (it still answers 200), or None."""
+    if not event.get("userId") and not event.get("anonymousId"):
+        return "no userId or anonymousId"
+    if event.get("type") == "track" and not event.get("event"):
+        return "track without an event name"
+    if event.get("type") not in ("track", "identify", "page", "screen", "group", "alias"):
+        return f"unknown type {event.get('type')!r}"
+    return None
 
 
 @attrs.frozen
@@ -50,9 +98,21 @@ class SegmentSink:
     for every request and may answer instead.
     """
 
-    def __init__(self, *, path: str = "/v1/batch", responder: Responder | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        path: str = "/v1/batch",
+        responder: Responder | None = None,
+        faults: Faults | None = None,
+        on_batch: Callable[[ReceivedBatch], None] | None = None,
+    ) -> None:
         self.path = path
-        self.responder = responder
+        self.injected: Counter[str] = Counter()
+        """Faults injected so far, by status."""
+        self.responder = responder or (faults.responder(self.injected) if faults else None)
+        self.on_batch = on_batch
+        self.invalid: list[tuple[dict[str, Any], str]] = []
+        """Events the real API would have dropped (with a 200), and why."""
         self.batches: list[ReceivedBatch] = []
         self.requests = 0
         self.rejections: list[tuple[int, str]] = []
@@ -125,7 +185,13 @@ class SegmentSink:
         problem = _check_body(body)
         if problem:
             return self._reject(400, problem)
-        self.batches.append(ReceivedBatch(dict(request.headers), body, wire_bytes, len(raw)))
+        batch = ReceivedBatch(dict(request.headers), body, wire_bytes, len(raw))
+        self.batches.append(batch)
+        for event in batch.events:
+            if (why := event_problem(event)) is not None:
+                self.invalid.append((event, why))
+        if self.on_batch is not None:
+            self.on_batch(batch)
         return web.json_response({"success": True})
 
 

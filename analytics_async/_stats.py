@@ -29,6 +29,11 @@ class Stats:
     batches_in_flight: int
     queue_depth: int
 
+    @property
+    def unsettled(self) -> int:
+        """Events accepted but not yet delivered, failed or dropped."""
+        return self.accepted - self.delivered - sum(self.failed.values()) - sum(self.dropped.values())
+
 
 @attrs.define
 class Counters:

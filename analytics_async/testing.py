@@ -1,4 +1,11 @@
-"""Helpers for testing code that uses analytics-async: a fake clock and a local Segment server.
+"""Helpers for testing code that uses analytics-async.
+
+- `RecordingClient`: an HTTPClient that keeps every request in memory and answers 200.
+- `ScriptedClient`: the same, answering a scripted sequence of statuses, delays and failures.
+- `FakeClock`: time that moves only when the test says (`Analytics(clock=...)`).
+- `SegmentSink`: a local Segment-compatible server on 127.0.0.1, with fault injection.
+- `analytics_async.pytest_plugin`: `analytics` and `analytics_recorder` fixtures (opt in with
+  `pytest_plugins = ["analytics_async.pytest_plugin"]`).
 
 ```python
 from analytics_async import Analytics
@@ -17,13 +24,108 @@ async with SegmentSink() as sink:
 from __future__ import annotations
 
 import asyncio
+import gzip
 import heapq
 import itertools
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from ._sink import ReceivedBatch, Responder, SegmentSink
+import attrs
 
-__all__ = ["FakeClock", "ReceivedBatch", "Responder", "SegmentSink"]
+from ._http import HTTPRequest, HTTPResponse
+from ._sink import Faults, ReceivedBatch, Responder, SegmentSink
+from .errors import TransportError
+
+__all__ = [
+    "FakeClock",
+    "Faults",
+    "ReceivedBatch",
+    "RecordingClient",
+    "Responder",
+    "ScriptedClient",
+    "SegmentSink",
+    "Step",
+]
+
+
+class RecordingClient:
+    """An HTTPClient that records every request and answers 200 at once (no network)."""
+
+    def __init__(self) -> None:
+        self.requests: list[HTTPRequest] = []
+        self.closed = False
+
+    async def send(self, request: HTTPRequest) -> HTTPResponse:
+        """Record `request` and answer."""
+        self.requests.append(request)
+        return await self.answer(request)
+
+    async def answer(self, request: HTTPRequest) -> HTTPResponse:
+        """The response to give; subclasses script it."""
+        return HTTPResponse(200, "OK", {}, '{"success":true}')
+
+    async def aclose(self) -> None:
+        """Mark closed (the library closes only clients it created; yours stay open)."""
+        self.closed = True
+
+    @property
+    def batches(self) -> list[dict[str, Any]]:
+        """The request bodies, parsed (gzip undone), in the order sent; retries appear again."""
+        bodies = []
+        for request in self.requests:
+            body = request.body
+            if request.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            bodies.append(json.loads(body))
+        return bodies
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Every event of every request, in order (an event retried appears once per attempt)."""
+        return [event for body in self.batches for event in body["batch"]]
+
+    def events_of(self, type_: str | None = None, *, event: str | None = None) -> list[dict[str, Any]]:
+        """Events filtered by message type (`"track"`, ...) and, for tracks, by event name."""
+        return [
+            e
+            for e in self.events
+            if (type_ is None or e.get("type") == type_) and (event is None or e.get("event") == event)
+        ]
+
+
+@attrs.frozen
+class Step:
+    """One scripted answer: a status (with headers), after `delay` seconds, or a transport failure."""
+
+    status: int = 200
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    delay: float = 0.0
+    fail: bool = False
+
+
+class ScriptedClient(RecordingClient):
+    """Answers request n with the n-th step, then with `then` (a status or a Step).
+
+    ```python
+    client = ScriptedClient(503, Step(429, {"Retry-After": "1"}), Step(fail=True), then=200)
+    ```
+    """
+
+    def __init__(self, *steps: int | Step, then: int | Step = 200) -> None:
+        super().__init__()
+        self.steps = [s if isinstance(s, Step) else Step(s) for s in steps]
+        self.then = then if isinstance(then, Step) else Step(then)
+
+    async def answer(self, request: HTTPRequest) -> HTTPResponse:
+        """Play the next step."""
+        n = len(self.requests)
+        step = self.steps[n - 1] if n <= len(self.steps) else self.then
+        if step.delay:
+            await asyncio.sleep(step.delay)
+        if step.fail:
+            raise TransportError("scripted connection failure")
+        return HTTPResponse(step.status, "", step.headers, "")
 
 
 class _Timer:
