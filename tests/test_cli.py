@@ -1,0 +1,135 @@
+"""The command line, end to end in subprocesses: sink (with fault injection), send, help."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+CLI = [sys.executable, "-m", "analytics_async"]
+
+
+class RunningSink:
+    """`analytics-async sink` in a subprocess; `url` is read from its first line."""
+
+    def __init__(self, *options: str) -> None:
+        self.process = subprocess.Popen(
+            [*CLI, "sink", "--port", "0", *options],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        first = self.process.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:\d+", first)
+        assert match, first
+        self.url = match.group(0)
+
+    def stop(self) -> str:
+        """Send SIGTERM and return everything the sink printed."""
+        self.process.send_signal(signal.SIGTERM)
+        assert self.process.stdout is not None
+        out = self.process.stdout.read()  # through the same buffer readline() filled
+        self.process.stdout.close()
+        assert self.process.wait(timeout=20) == 0, out
+        return out
+
+
+@pytest.fixture
+def cli_sink() -> Iterator[RunningSink]:
+    sink = RunningSink()
+    yield sink
+    if sink.process.poll() is None:
+        sink.process.kill()
+    sink.process.communicate(timeout=20)  # reaps it and closes the pipe, if stop() did not
+
+
+def send(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, "send", *args], capture_output=True, text=True, timeout=60, env=env, check=False
+    )
+
+
+def test_send_every_type_to_the_sink(cli_sink: RunningSink) -> None:
+    """send delivers each call type; the sink prints each event and a summary on SIGTERM."""
+    env = {**os.environ, "SEGMENT_WRITE_KEY": "cli-key"}
+    calls = [
+        ["track", "--user-id", "u1", "--event", "Signed Up", "--properties", '{"plan": "pro"}'],
+        ["identify", "--user-id", "u1", "--traits", '{"email": "a@b.c"}'],
+        ["page", "--anonymous-id", "a1", "--name", "Pricing", "--category", "Marketing"],
+        ["screen", "--user-id", "u1", "--name", "Feed"],
+        ["group", "--user-id", "u1", "--group-id", "org-1"],
+        ["alias", "--user-id", "u1", "--previous-id", "a1"],
+    ]
+    for call in calls:
+        result = send(*call, "--host", cli_sink.url, env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout.startswith(f"delivered {call[0]} messageId=")
+    out = cli_sink.stop()
+    assert "Signed Up" in out
+    assert "Marketing / Pricing" in out
+    assert "Summary after" in out
+    assert "6 requests, 6 batches, 6 events" in out
+    assert "alias=1, group=1, identify=1, page=1, screen=1, track=1" in out
+    assert "cli-key" not in out
+
+
+def test_send_reports_invalid_input_and_missing_key(cli_sink: RunningSink) -> None:
+    """Invalid input exits 2 naming the field; a missing write key is a clear error."""
+    env = {k: v for k, v in os.environ.items() if k != "SEGMENT_WRITE_KEY"}
+    result = send("track", "--host", cli_sink.url, "--write-key", "k", "--event", "E", env=env)
+    assert result.returncode == 2
+    assert "user_id" in result.stdout
+    result = send("track", "--host", cli_sink.url, "--user-id", "u", "--event", "E", env=env)
+    assert result.returncode != 0
+    assert "SEGMENT_WRITE_KEY" in result.stderr
+    result = send("track", "--host", cli_sink.url, "--write-key", "k", "--user-id", "u", "--event", "E",
+                  "--properties", "[1]", env=env)  # fmt: skip
+    assert "JSON object" in result.stderr
+
+
+def test_sink_fault_injection() -> None:
+    """With every request answered 503, send fails after its retries and the sink counts the faults."""
+    sink = RunningSink("--error-rate", "1", "--error-status", "503")
+    try:
+        result = send("track", "--host", sink.url, "--write-key", "k", "--user-id", "u", "--event", "E",
+                      "--max-retries", "0")  # fmt: skip
+        assert result.returncode == 1
+        assert "[503] Service Unavailable" in result.stdout
+    finally:
+        out = sink.stop()
+    assert "Injecting faults" in out
+    assert "injected faults: 503=1" in out
+    assert "0 events" in out
+
+
+def test_sink_rate_limit_injection_is_survived() -> None:
+    """A sink answering some requests 429 (Retry-After 0) still gets every event once."""
+    sink = RunningSink("--rate-limit-rate", "0.5", "--retry-after", "0", "--seed", "3", "--quiet")
+    try:
+        for i in range(4):
+            result = send(
+                "track", "--host", sink.url, "--write-key", "k", "--user-id", "u", "--event", f"E{i}"
+            )
+            assert result.returncode == 0, result.stdout
+    finally:
+        out = sink.stop()
+    assert "4 events" in out
+    assert "injected faults: 429=" in out
+    assert "E0" not in out  # --quiet prints only the summary
+
+
+@pytest.mark.parametrize("command", [[], ["demo"], ["sink"], ["send"]])
+def test_help_is_complete(command: list[str]) -> None:
+    """--help works for the program and each command and mentions what matters."""
+    result = subprocess.run([*CLI, *command, "--help"], capture_output=True, text=True, check=True)
+    assert "usage:" in result.stdout
+    expected = {"": ["demo", "sink", "send"], "sink": ["--error-rate", "--latency", "--retry-after"],
+                "send": ["--write-key", "SEGMENT_WRITE_KEY", "--host"], "demo": ["--users"]}  # fmt: skip
+    for word in expected[command[0] if command else ""]:
+        assert word in result.stdout
