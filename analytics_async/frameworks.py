@@ -20,6 +20,11 @@ from aiohttp import web
 
 from ._client import Analytics
 
+try:  # Starlette (FastAPI) is optional; the annotation lets FastAPI inject the request
+    from starlette.requests import HTTPConnection
+except ImportError:  # pragma: no cover - only without Starlette installed
+    HTTPConnection = object  # type: ignore[misc,assignment]
+
 __all__ = [
     "ANALYTICS_KEY",
     "get_analytics",
@@ -63,7 +68,7 @@ def lifespan(
     return manage
 
 
-def get_analytics(request: object) -> Analytics:
+def get_analytics(request: HTTPConnection) -> Analytics:
     """FastAPI dependency returning the instance set up by `lifespan` (`Depends(get_analytics)`).
 
     Raises:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -41,3 +43,26 @@ async def make_analytics(sink: SegmentSink) -> AsyncIterator[MakeAnalytics]:
     yield make
     for instance in made:
         await instance.flush(close=True, timeout=0)
+
+
+@pytest.fixture
+def threaded_sink() -> Iterator[SegmentSink]:
+    """A SegmentSink serving from its own thread and loop, so tests can run asyncio.run themselves."""
+    sink = SegmentSink()
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(sink.start())
+        ready.set()
+        loop.run_forever()
+        loop.run_until_complete(sink.stop())
+        loop.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(5)
+    yield sink
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)

@@ -4,35 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 
 import pytest
 
 from analytics_async import Analytics
 from analytics_async.testing import SegmentSink
-
-
-@pytest.fixture
-def threaded_sink() -> Iterator[SegmentSink]:
-    """A SegmentSink serving from its own thread and loop, so tests can run asyncio.run themselves."""
-    sink = SegmentSink()
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(sink.start())
-        ready.set()
-        loop.run_forever()
-        loop.run_until_complete(sink.stop())
-        loop.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    assert ready.wait(5)
-    yield sink
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
 
 
 def test_flush_per_invocation(threaded_sink: SegmentSink) -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
+
+from analytics_async.testing import SegmentSink
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
@@ -34,3 +37,21 @@ async def test_plugins_tour() -> None:
     assert result["audit"] == ["u1 did item purchased"]
     assert result["after"] == ["delivered", "delivered", "delivered"]
     assert result["utility"] == ["caches"]
+
+
+async def test_backfill(tmp_path: Path, sink: SegmentSink) -> None:
+    """The backfill script sends every historical event once, with its original timestamp."""
+    rows = [
+        {"user_id": f"u{i % 37}", "event": "Order Completed",
+         "timestamp": f"2024-05-01T12:{i % 60:02d}:00+00:00", "properties": {"n": i},
+         "message_id": f"backfill-{i}"}
+        for i in range(2000)
+    ]  # fmt: skip
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    counts = await load("backfill").backfill(path, write_key="k", host=sink.url, progress_every=1000)
+    assert counts == {"sent": 2000, "delivered": 2000, "failed": 0}
+    by_id = {e["messageId"]: e for e in sink.events}
+    assert len(by_id) == len(sink.events) == 2000
+    assert by_id["backfill-61"]["timestamp"] == "2024-05-01T12:01:00.000Z"
+    assert by_id["backfill-61"]["properties"] == {"n": 61}
