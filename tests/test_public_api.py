@@ -59,3 +59,19 @@ def test_reprs_never_show_the_write_key() -> None:
     )
     assert "c2Vrcml0" not in repr(request)
     assert "sekrit" not in repr(request)
+
+
+def test_public_submodules_are_pinned() -> None:
+    """testing and frameworks export exactly their documented helpers."""
+    from analytics_async import frameworks, testing
+
+    assert sorted(testing.__all__) == [
+        "FakeClock", "Faults", "ReceivedBatch", "RecordingClient", "Responder", "ScriptedClient", "SegmentSink",
+        "Step",
+    ]  # fmt: skip
+    assert sorted(frameworks.__all__) == [
+        "ANALYTICS_KEY", "get_analytics", "lambda_handler", "lifespan", "setup_aiohttp", "shutdown_on_signals",
+    ]  # fmt: skip
+    for module in (testing, frameworks):
+        for name in module.__all__:
+            assert hasattr(module, name), name
