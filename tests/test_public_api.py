@@ -5,7 +5,7 @@ from __future__ import annotations
 import pathlib
 
 import analytics_async
-from analytics_async import Analytics, HTTPRequest, errors
+from analytics_async import Analytics, HTTPRequest, errors, frameworks, testing
 
 
 def test_all_is_pinned() -> None:
@@ -63,14 +63,13 @@ def test_reprs_never_show_the_write_key() -> None:
 
 def test_public_submodules_are_pinned() -> None:
     """testing and frameworks export exactly their documented helpers."""
-    from analytics_async import frameworks, testing
-
     assert sorted(testing.__all__) == [
-        "FakeClock", "Faults", "ReceivedBatch", "RecordingClient", "Responder", "ScriptedClient", "SegmentSink",
-        "Step",
+        "FakeClock", "Faults", "ReceivedBatch", "RecordingClient", "Responder", "ScriptedClient",
+        "SegmentSink", "Step",
     ]  # fmt: skip
     assert sorted(frameworks.__all__) == [
-        "ANALYTICS_KEY", "get_analytics", "lambda_handler", "lifespan", "setup_aiohttp", "shutdown_on_signals",
+        "ANALYTICS_KEY", "get_analytics", "lambda_handler", "lifespan", "setup_aiohttp",
+        "shutdown_on_signals",
     ]  # fmt: skip
     for module in (testing, frameworks):
         for name in module.__all__:
