@@ -1,0 +1,1 @@
+"""One module per contender; each runs as `python -m benchmarks.clients.NAME EVENTS URL`."""

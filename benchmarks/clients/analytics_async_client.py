@@ -1,0 +1,24 @@
+"""analytics-async: batches of 100, a burst absorbed with queue_full="wait" (no loss, bounded memory)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from analytics_async import Analytics
+from benchmarks.clients.common import EVENT, PROPERTIES, USER_ID, Meter, args
+
+
+async def main() -> None:
+    events, url = args()
+    meter = Meter()
+    analytics = Analytics(write_key="bench", host=url, flush_at=100, queue_full="wait")
+    for _ in range(events):
+        await analytics.track(event=EVENT, user_id=USER_ID, properties=PROPERTIES)
+    meter.calls_done()
+    await analytics.flush(close=True, timeout=600)
+    stats = analytics.stats()
+    meter.report(failed=sum(stats.failed.values()) + sum(stats.dropped.values()))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,64 @@
+"""The bare floor: the same messages built by hand, orjson, aiohttp, 4 requests in flight, no library."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import aiohttp
+import orjson
+
+from benchmarks.clients.common import EVENT, PROPERTIES, USER_ID, Meter, args
+
+LIBRARY = {"name": "floor", "version": "0"}
+
+
+def now() -> str:
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
+
+
+async def main() -> None:
+    events, url = args()
+    meter = Meter()
+    async with aiohttp.ClientSession() as session:
+        slots = asyncio.Semaphore(4)
+        tasks: set[asyncio.Task[None]] = set()
+
+        async def post(body: bytes) -> None:
+            try:
+                async with session.post(f"{url}/v1/batch", data=body,
+                                        headers={"Content-Type": "application/json"}) as response:  # fmt: skip
+                    await response.read()
+            finally:
+                slots.release()
+
+        async def send(batch: list[bytes]) -> None:
+            body = b'{"batch":[' + b",".join(batch) + b'],"writeKey":"bench","sentAt":"' + now().encode() + b'"}'
+            await slots.acquire()
+            task = asyncio.create_task(post(body))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        batch: list[bytes] = []
+        for _ in range(events):
+            message = {
+                "type": "track", "event": EVENT, "properties": dict(PROPERTIES), "userId": USER_ID,
+                "context": {"library": LIBRARY}, "integrations": {}, "timestamp": now(),
+                "messageId": str(uuid.uuid4()), "_metadata": {"pythonVersion": "3"},
+            }  # fmt: skip
+            batch.append(orjson.dumps(message))
+            if len(batch) == 100:
+                await send(batch)
+                batch = []
+        meter.calls_done()
+        if batch:
+            await send(batch)
+        while tasks:
+            await asyncio.gather(*tasks)
+    meter.report()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
