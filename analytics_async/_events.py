@@ -114,6 +114,11 @@ class Emitter:
         """Whether `name` has a handler (lets callers skip building a payload)."""
         return bool(self._handlers.get(name))
 
+    def listens_any(self, names: tuple[str, ...]) -> bool:
+        """Whether any of `names` has a handler."""
+        handlers = self._handlers
+        return any(handlers.get(name) for name in names)
+
     def emit(self, name: str, payload: object) -> None:
         """Call the handlers of `name` with `payload`; never raises."""
         handlers = self._handlers.get(name)

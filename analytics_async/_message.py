@@ -6,9 +6,10 @@ Builders copy every mapping the caller passes before anything is written into it
 
 from __future__ import annotations
 
+import os
 import platform
+import random
 import time
-import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
@@ -24,6 +25,22 @@ Message = dict[str, Any]
 LIBRARY_NAME: Final = "analytics-async"
 _PYTHON_VERSION: Final = platform.python_version()
 _PYTHON_IMPLEMENTATION: Final = platform.python_implementation()
+
+# Message ids: uuid4-format strings from a private generator seeded by os.urandom. Private, so that
+# an application calling random.seed() can never make ids repeat (Segment deduplicates on them);
+# reseeded in forked children so that a pre-fork server's workers never share a sequence.
+_ids = random.Random()  # noqa: S311 - uniqueness, not secrecy: 122 random bits per id
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_ids.seed)
+_UUID4_BITS: Final = (4 << 76) | (2 << 62)
+_UUID4_MASK: Final = ~((0xF << 76) | (0x3 << 62))
+
+
+def new_message_id() -> str:
+    """A random uuid4 string (about 2.5x cheaper than `str(uuid.uuid4())`)."""
+    h = f"{(_ids.getrandbits(128) & _UUID4_MASK) | _UUID4_BITS:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
 
 _second: int = -1
 _second_text: str = ""
@@ -100,12 +117,12 @@ def build(
     elif uid is None and aid is None:
         raise ValidationError("user_id", "user_id or anonymous_id is required (non-empty)")
     if message_id is None or message_id == "":
-        mid = str(uuid.uuid4())
+        mid = new_message_id()
     elif isinstance(message_id, str):
         mid = message_id
     else:
         raise ValidationError("message_id", f"must be a str or None, not {type(message_id).__name__}")
-    ctx = _mapping("context", context)
+    ctx = {} if context is None else _mapping("context", context)
     ctx["library"] = {"name": LIBRARY_NAME, "version": __version__}
     message: Message = {"type": type_, **fields}
     if uid is not None:
@@ -113,7 +130,7 @@ def build(
     if aid is not None:
         message["anonymousId"] = aid
     message["context"] = ctx
-    message["integrations"] = _mapping("integrations", integrations)
+    message["integrations"] = {} if integrations is None else _mapping("integrations", integrations)
     message["timestamp"] = _timestamp(timestamp)
     message["messageId"] = mid
     message["_metadata"] = {

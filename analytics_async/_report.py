@@ -22,6 +22,7 @@ __all__ = ["CALLBACK_TIMEOUT", "Ledger", "Reporter"]
 logger = logging.getLogger("analytics_async")
 
 CALLBACK_TIMEOUT: Final = 1.0
+_TYPE_EVENTS: Final = ("track", "identify", "page", "screen", "group", "alias")
 """Seconds a coroutine callback may run before the pipeline goes on without it (as analytics-node)."""
 
 
@@ -58,6 +59,18 @@ class Ledger:
                     barrier.remaining -= 1
                     if barrier.remaining <= 0 and not barrier.future.done():
                         barrier.future.set_result(None)
+            self._barriers = [b for b in self._barriers if not b.future.done()]
+        if self.pending == 0:
+            self._emitter.emit("drained", None)
+
+    def close_many(self, envelopes: list[Envelope]) -> None:
+        """`close` for a batch of envelopes, with one pass over the barriers."""
+        self.pending -= len(envelopes)
+        if self._barriers:
+            for barrier in self._barriers:
+                barrier.remaining -= sum(1 for e in envelopes if e.seq <= barrier.limit)
+                if barrier.remaining <= 0 and not barrier.future.done():
+                    barrier.future.set_result(None)
             self._barriers = [b for b in self._barriers if not b.future.done()]
         if self.pending == 0:
             self._emitter.emit("drained", None)
@@ -102,9 +115,26 @@ class Reporter:
         self._callbacks: set[asyncio.Task[None]] = set()
 
     def delivered(self, envelopes: Iterable[Envelope]) -> None:
-        """Report `envelopes` as delivered."""
+        """Report `envelopes` as delivered.
+
+        Events with no callback and no plugin work settle in one pass per batch: one counter update,
+        one ledger update, and `<type>` events only when someone listens to them.
+        """
+        plain: list[Envelope] = []
         for envelope in envelopes:
-            self.finish(envelope, None)
+            if envelope.callback is None and envelope.work is None and not envelope.after:
+                if settle(envelope.ctx, None):
+                    plain.append(envelope)
+            else:
+                self.finish(envelope, None)
+        if not plain:
+            return
+        self._counters.delivered += len(plain)
+        emitter = self._emitter
+        if emitter.listens_any(_TYPE_EVENTS):
+            for envelope in plain:
+                emitter.emit(envelope.ctx.event["type"], envelope.ctx)
+        self._ledger.close_many(plain)
 
     def failed(self, envelopes: Iterable[Envelope], reason: BaseException) -> None:
         """Report `envelopes` as failed with `reason` (delivery was attempted)."""

@@ -49,11 +49,20 @@ def node_modules() -> Path | None:
 
 def contenders(with_node: bool, with_segment_python: bool) -> dict[str, list[str]]:
     python = [sys.executable, "-m"]
-    found = {FLOOR: [*python, "benchmarks.clients.floor_client"], OURS: [*python, "benchmarks.clients.analytics_async_client"]}
+    found = {
+        FLOOR: [*python, "benchmarks.clients.floor_client"],
+        OURS: [*python, "benchmarks.clients.analytics_async_client"],
+    }
     if with_segment_python:
         found["segment-analytics-python"] = [*python, "benchmarks.clients.segment_python_client"]
     if with_node and (modules := node_modules()) is not None:
-        found["analytics-node"] = ["node", str(ROOT / "benchmarks" / "clients" / "node_client.cjs"), "{events}", "{url}", str(modules)]
+        found["analytics-node"] = [
+            "node",
+            str(ROOT / "benchmarks" / "clients" / "node_client.cjs"),
+            "{events}",
+            "{url}",
+            str(modules),
+        ]
     return found
 
 
@@ -61,12 +70,16 @@ class Sink:
     """The counting sink process."""
 
     def __init__(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "benchmarks.sink"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.sink"], stdout=subprocess.PIPE, text=True, cwd=ROOT
+        )
         assert self.process.stdout is not None
         self.url = self.process.stdout.readline().split()[-1]
 
     def call(self, method: str, path: str) -> dict[str, Any]:
-        request = urllib.request.Request(f"{self.url}{path}", method=method, data=b"" if method == "POST" else None)
+        request = urllib.request.Request(
+            f"{self.url}{path}", method=method, data=b"" if method == "POST" else None
+        )
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback only
             result: dict[str, Any] = json.loads(response.read())
             return result
@@ -87,7 +100,9 @@ def run_one(command: list[str], events: int, sink: Sink) -> dict[str, Any]:
         raise RuntimeError(f"{argv} failed: {result.stderr[-2000:]}")
     measured: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     counted = sink.call("GET", "/stats")
-    measured.update(lost=events - counted["unique"], duplicates=counted["duplicates"], requests=counted["requests"])
+    measured.update(
+        lost=events - counted["unique"], duplicates=counted["duplicates"], requests=counted["requests"]
+    )
     return measured
 
 
@@ -140,6 +155,7 @@ def measure(sizes: list[int], repeat: int, *, with_node: bool = True, extras: bo
     """Run everything; return the raw runs and the summaries."""
     try:
         import segment.analytics  # noqa: F401, PLC0415
+
         has_segment = True
     except ImportError:
         has_segment = False
@@ -151,7 +167,7 @@ def measure(sizes: list[int], repeat: int, *, with_node: bool = True, extras: bo
         for size in sizes:
             for rep in range(repeat):
                 names = list(found)
-                names = names[rep % len(names):] + names[: rep % len(names)]  # rotate the order each round
+                names = names[rep % len(names) :] + names[: rep % len(names)]  # rotate the order each round
                 for name in names:
                     runs[size][name].append(run_one(found[name], size, sink))
                     print(f"{size:>7} events  {name:<26} round {rep + 1}/{repeat}: "
@@ -197,7 +213,7 @@ def render(result: dict[str, Any], repeat: int, command: str) -> str:
         f"- Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
         f"{time.strftime('%Y-%m-%d')}; {repeat} repetitions.",
         "- Events: one `track` of about 480 bytes of JSON, batches of 100, other settings at their defaults;"
-        " analytics-async absorbs the burst with `queue_full=\"wait\"`; segment-analytics-python gets a queue"
+        ' analytics-async absorbs the burst with `queue_full="wait"`; segment-analytics-python gets a queue'
         " large enough not to drop.",
         "- Floor: the same messages built by hand, serialized with orjson, posted with aiohttp, 4 requests in"
         " flight, no client library.",
@@ -242,7 +258,10 @@ def chart(result: dict[str, Any], path: Path) -> None:
         xs = [n + i * width for n in range(len(names))]
         left.bar(xs, [table[name]["events_per_s"] for name in names], width, label=f"{int(size):,} events")
         right.bar(xs, [table[name]["cpu_us"] for name in names], width, label=f"{int(size):,} events")
-    for axis, title in ((left, "events/s end to end (higher is better)"), (right, "CPU us per event (lower is better)")):
+    for axis, title in (
+        (left, "events/s end to end (higher is better)"),
+        (right, "CPU us per event (lower is better)"),
+    ):
         axis.set_xticks([n + width * (len(sizes) - 1) / 2 for n in range(len(names))], names, rotation=15)
         axis.set_title(title)
         axis.legend()
@@ -251,7 +270,9 @@ def chart(result: dict[str, Any], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 100_000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-node", action="store_true", help="skip @segment/analytics-node")
@@ -260,7 +281,9 @@ def main() -> None:
     result = measure(args.sizes, args.repeat, with_node=not args.no_node)
     result["summaries"] = {size: summarize(runs, size) for size, runs in result["runs"].items()}
     (ROOT / "benchmarks" / "last-run.json").write_text(json.dumps(result, indent=1))
-    args.out.write_text(render(result, args.repeat, "python -m pip install -e '.[bench]' && python -m benchmarks.compare"))
+    args.out.write_text(
+        render(result, args.repeat, "python -m pip install -e '.[bench]' && python -m benchmarks.compare")
+    )
     chart(result, args.out.with_suffix(".png"))
     print(args.out.read_text())
 

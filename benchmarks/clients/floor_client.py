@@ -35,7 +35,9 @@ async def main() -> None:
                 slots.release()
 
         async def send(batch: list[bytes]) -> None:
-            body = b'{"batch":[' + b",".join(batch) + b'],"writeKey":"bench","sentAt":"' + now().encode() + b'"}'
+            body = (
+                b'{"batch":[' + b",".join(batch) + b'],"writeKey":"bench","sentAt":"' + now().encode() + b'"}'
+            )
             await slots.acquire()
             task = asyncio.create_task(post(body))
             tasks.add(task)
