@@ -80,7 +80,7 @@ class Sink:
         request = urllib.request.Request(
             f"{self.url}{path}", method=method, data=b"" if method == "POST" else None
         )
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(request, timeout=30) as response:
             result: dict[str, Any] = json.loads(response.read())
             return result
 

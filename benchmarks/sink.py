@@ -7,6 +7,7 @@ Prints `listening <url>` once ready.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gzip
 
 import orjson
@@ -69,7 +70,6 @@ def main() -> None:
             print(f"listening http://127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)  # type: ignore[union-attr]
 
     runner = web.AppRunner(app, access_log=None)
-    import asyncio
 
     async def serve() -> None:
         await runner.setup()
