@@ -107,7 +107,7 @@ def run_one(command: list[str], events: int, sink: Sink) -> dict[str, Any]:
 
 
 def median_of(runs: list[dict[str, Any]], key: str) -> float:
-    return statistics.median(run[key] for run in runs)
+    return float(statistics.median(run[key] for run in runs))
 
 
 def import_time(module: str, repeat: int) -> float | None:
