@@ -10,9 +10,19 @@ from typing import Any, Final, Literal
 
 import attrs
 
+from ._json import loads
 from .errors import ContextCancelation
 
-__all__ = ["Callback", "Context", "Envelope", "FailedDelivery", "LogLine", "is_settled", "settle"]
+__all__ = [
+    "Callback",
+    "Context",
+    "Envelope",
+    "FailedDelivery",
+    "LogLine",
+    "context_of_payload",
+    "is_settled",
+    "settle",
+]
 
 Callback = Callable[[BaseException | None, "Context"], Any]
 LogLevel = Literal["debug", "info", "warn", "error"]
@@ -43,15 +53,34 @@ class Context:
     A Context is settled exactly once: delivered, or failed with a reason. `delivered()` waits for it.
     """
 
-    __slots__ = ("_failed", "_id", "_logs", "_settled", "_waiters", "event")
+    __slots__ = ("_event", "_failed", "_id", "_logs", "_payload", "_settled", "_waiters")
 
     def __init__(self, event: dict[str, Any]) -> None:
-        self.event = event
+        self._event: dict[str, Any] | None = event
+        self._payload: bytes | None = None
         self._id: str | None = None
         self._failed: FailedDelivery | None = None
         self._settled = False
         self._waiters: list[asyncio.Future[None]] | None = None
         self._logs: list[LogLine] | None = None
+
+    @property
+    def event(self) -> dict[str, Any]:
+        """The message dict as it will be (or was) sent.
+
+        Once an event is queued without plugins, the library keeps only its JSON (a fraction of the
+        memory of the dict); reading `event` then parses it, so values appear as sent (a `datetime` as
+        its ISO string, a `Decimal` as a float). Changing it after the call does not change what is sent.
+        """
+        event = self._event
+        if event is None:
+            assert self._payload is not None
+            event = self._event = loads(self._payload)
+        return event
+
+    @event.setter
+    def event(self, value: dict[str, Any]) -> None:
+        self._event = value
 
     @property
     def id(self) -> str:
@@ -148,6 +177,16 @@ def _assign(node: dict[str, Any] | list[Any], key: str | int, value: object) -> 
         node[str(key)] = value
 
 
+def context_of_payload(payload: bytes) -> Context:
+    """A Context that holds only the event's JSON, parsed if `event` is read."""
+    ctx = Context.__new__(Context)
+    ctx._event = None  # noqa: SLF001 - the Context's own module-level constructor
+    ctx._payload = payload  # noqa: SLF001
+    ctx._id = ctx._failed = ctx._waiters = ctx._logs = None  # noqa: SLF001
+    ctx._settled = False  # noqa: SLF001
+    return ctx
+
+
 def is_settled(ctx: Context) -> bool:
     """Whether `ctx` has been delivered or has finally failed."""
     return ctx._settled  # noqa: SLF001 - the Context's own module-level helper
@@ -174,6 +213,8 @@ class Envelope:
     ctx: Context
     payload: bytes
     callback: Callback | None
+    kind: str
+    """The message type, which names the event emitted on delivery."""
     seq: int = 0
     work: asyncio.Task[None] | None = None
     """Destination plugins running for this event (plugins only)."""

@@ -133,7 +133,7 @@ class Reporter:
         emitter = self._emitter
         if emitter.listens_any(_TYPE_EVENTS):
             for envelope in plain:
-                emitter.emit(envelope.ctx.event["type"], envelope.ctx)
+                emitter.emit(envelope.kind, envelope.ctx)
         self._ledger.close_many(plain)
 
     def failed(self, envelopes: Iterable[Envelope], reason: BaseException) -> None:
@@ -205,7 +205,7 @@ class Reporter:
 
     def _announce(self, envelope: Envelope, reason: BaseException | None) -> None:
         if reason is None:
-            self._emitter.emit(envelope.ctx.event["type"], envelope.ctx)
+            self._emitter.emit(envelope.kind, envelope.ctx)
         else:
             self._emitter.emit("error", ErrorEvent("delivery_failure", reason, envelope.ctx))
         if envelope.seq:
