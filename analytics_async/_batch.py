@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Final
 
 from ._context import Envelope
@@ -43,16 +44,23 @@ class Batch:
         """No further event may join."""
         return len(self.envelopes) >= self.max_events
 
-    def fits(self, envelope: Envelope) -> bool:
-        """Whether `envelope` may join; an empty batch takes any event (each is at most 32 KB)."""
-        if not self.envelopes:
-            return True
-        return (
-            len(self.envelopes) < self.max_events
-            and self.nbytes + 1 + len(envelope.payload) <= self.byte_budget
-        )
+    def take_from(self, items: deque[Envelope]) -> tuple[int, bool]:
+        """Move envelopes from the front of `items` while they fit; one loop, no call per event.
 
-    def add(self, envelope: Envelope) -> None:
-        """Append `envelope` (call `fits` first)."""
-        self.nbytes += len(envelope.payload) + (1 if self.envelopes else 0)
-        self.envelopes.append(envelope)
+        Returns how many were taken, and whether the next one was left because it does not fit (the
+        batch is then complete even though it is not full).
+        """
+        envelopes = self.envelopes
+        room = self.max_events - len(envelopes)
+        nbytes, budget, taken = self.nbytes, self.byte_budget, 0
+        while room and items:
+            size = len(items[0].payload) + (1 if envelopes else 0)
+            if envelopes and nbytes + size > budget:
+                self.nbytes = nbytes
+                return taken, True
+            envelopes.append(items.popleft())
+            nbytes += size
+            room -= 1
+            taken += 1
+        self.nbytes = nbytes
+        return taken, False

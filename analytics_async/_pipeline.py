@@ -72,28 +72,17 @@ class Pipeline:
 
     async def _batch_forever(self) -> None:
         settings, queue, clock = self._settings, self.queue, self._settings.clock
-        carry: Envelope | None = None
         while True:
-            first = carry or queue.get_nowait()
-            carry = None
-            if first is None:
+            if not len(queue):
                 await queue.wait(clock, None)
                 continue
             batch = self._building = Batch(settings.flush_at, self._byte_budget, clock.time())
-            batch.add(first)
             deadline = batch.started_at + settings.flush_interval
-            while not batch.full:
-                envelope = queue.get_nowait()
-                if envelope is None:
-                    if self._ledger.flush_waiting or self._stopping:
-                        break
-                    if not await queue.wait(clock, deadline):
-                        break
-                    continue
-                if not batch.fits(envelope):
-                    carry = envelope
+            # Fill until full, until the next event does not fit, or until a flush wants it now or
+            # the interval (from the batch's first event) runs out.
+            while not queue.take_into(batch) and not batch.full:
+                if self._ledger.flush_waiting or self._stopping or not await queue.wait(clock, deadline):
                     break
-                batch.add(envelope)
             await self._slots.acquire()
             self._building = None
             task = self.loop.create_task(self._send(batch.envelopes))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
+from ._batch import Batch
 from ._clock import Clock, wait_until
 from ._context import Envelope
 
@@ -51,13 +52,12 @@ class EventQueue:
                     self._putters.remove(fut)
         return True
 
-    def get_nowait(self) -> Envelope | None:
-        """Take the oldest item, or None if empty."""
-        if not self._items:
-            return None
-        item = self._items.popleft()
-        self._wake_putter()
-        return item
+    def take_into(self, batch: Batch) -> bool:
+        """Move queued envelopes into `batch` while they fit; True if the next one did not fit."""
+        taken, blocked = batch.take_from(self._items)
+        for _ in range(min(taken, len(self._putters))):
+            self._wake_putter()
+        return blocked
 
     async def wait(self, clock: Clock, deadline: float | None) -> bool:
         """Wait for an item or a `kick`; return False if `deadline` (clock time) came first."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks import bench_hot_path, bench_json
+from benchmarks import bench_hot_path, bench_json, compare
 
 
 def test_json_benchmark_runs() -> None:
@@ -17,3 +17,19 @@ async def test_hot_path_benchmark_runs() -> None:
     result = await bench_hot_path.measure(events=50, repeat=1)
     assert len(result) == 3
     assert all(value > 0 for value in result.values())
+
+
+def test_comparison_harness_runs() -> None:
+    """compare.py runs the floor and analytics-async against its sink and counts no loss."""
+    result = compare.measure([300], 1, with_node=False, extras=False)
+    summary = compare.summarize(
+        {name: runs for name, runs in result["runs"][300].items() if name in (compare.FLOOR, compare.OURS)},
+        300,
+    )
+    assert summary[compare.OURS]["lost"] == 0
+    assert summary[compare.OURS]["duplicates"] == 0
+    assert summary[compare.FLOOR]["throughput_x_floor"] == 1.0
+    result["summaries"] = {300: summary}
+    report = compare.render(result, 1, "python -m benchmarks.compare")
+    assert "| analytics-async |" in report
+    assert "## Targets" in report
