@@ -2,52 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import math
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
 from . import _message as msg
 from ._aiohttp import AiohttpClient
-from ._batch import MAX_EVENT_BYTES
 from ._clock import Clock, LoopClock
-from ._context import Callback, Context, Envelope, context_of_payload
+from ._context import Callback, Context
+from ._dispatch import Dispatcher
 from ._events import Emitter
 from ._http import HTTPClient
-from ._json import dumps
 from ._oauth import OAuthSettings, TokenManager
 from ._oauth import validate as validate_oauth
-from ._pipeline import Pipeline
-from ._plugins import BeforeFailed, Plugin, Plugins
+from ._plugins import Plugin, Plugins
 from ._report import Ledger, Reporter
 from ._sender import Sender
 from ._settings import DEFAULT_MAX_IN_FLIGHT, QueueFullPolicy, Settings
 from ._stats import Counters, Stats
 from ._version import __version__
-from .errors import (
-    ClosedError,
-    EventTooLargeError,
-    FlushTimeoutError,
-    QueueFullError,
-    ValidationError,
-)
+from .errors import FlushTimeoutError, ValidationError
 
 __all__ = ["Analytics"]
-
-
-def _serialize(message: dict[str, Any]) -> bytes:
-    """The event's JSON, or ValidationError / EventTooLargeError raised at the call."""
-    payload = dumps(message)
-    if len(payload) > MAX_EVENT_BYTES:
-        raise EventTooLargeError(len(payload), MAX_EVENT_BYTES)
-    return payload
-
-
-logger = logging.getLogger("analytics_async")
 
 Timestamp = datetime | str | None
 Properties = Mapping[str, Any] | None
@@ -123,11 +102,13 @@ class Analytics:
                 oauth, key, oauth.http_client or self._http, settings.clock, oauth_retries
             )
         self._sender = Sender(settings, self._http, self._emitter, self._counters, self._tokens)
-        self._pipeline: Pipeline | None = None
-        self._closed = False
+        self._dispatch = Dispatcher(
+            settings, self._emitter, self._counters, self._ledger, self._reporter, self._plugins,
+            self._sender, self._close_owned_http,
+        )  # fmt: skip
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
+        state = "closed" if self._dispatch.closed else "open"
         return f"<Analytics url={self._settings.url!r} {state} pending={self._ledger.pending}>"
 
     # -- the six calls -------------------------------------------------------------------------
@@ -263,7 +244,7 @@ class Analytics:
         return await self._accept("alias", fields, user_id, None, context, timestamp,
                                   integrations, message_id, callback, alias=True)  # fmt: skip
 
-    async def _accept(  # noqa: PLR0917 - internal; mirrors the keyword-only public calls
+    def _accept(  # noqa: PLR0917 - internal; mirrors the keyword-only public calls
         self,
         type_: str,
         fields: dict[str, Any],
@@ -276,82 +257,14 @@ class Analytics:
         callback: Callback | None,
         *,
         alias: bool = False,
-    ) -> Context:
+    ) -> Coroutine[Any, Any, Context]:
+        """Build and validate the message (raising here, at the call), then hand it to the dispatcher."""
         if callback is not None and not callable(callback):
             raise ValidationError("callback", f"must be callable, not {type(callback).__name__}")
         message = msg.build(type_, fields, user_id=user_id, anonymous_id=anonymous_id,
                             context=context, timestamp=timestamp, integrations=integrations,
                             message_id=message_id, require_both_ids=alias)  # fmt: skip
-        if self._closed:
-            return self._after_close(message, callback)
-        pipeline = self._bound_pipeline()
-        if self._plugins.active:
-            return await self._accept_with_plugins(pipeline, message, callback)
-        payload = dumps(message)
-        if len(payload) > MAX_EVENT_BYTES:
-            raise EventTooLargeError(len(payload), MAX_EVENT_BYTES)
-        # Only the JSON stays in memory while queued (about 0.7 KB instead of 5.5 KB per event).
-        envelope = Envelope(context_of_payload(payload), payload, callback, type_)
-        self._counters.accepted += 1
-        self._ledger.open(envelope)
-        queue = pipeline.queue
-        if queue.put_nowait(envelope):  # the common case, inline: no extra coroutine per event
-            if len(queue) % self._settings.flush_at == 0:
-                await asyncio.sleep(0)  # a full batch waits: let the batcher run even in a tight loop
-        else:
-            await self._enqueue(pipeline, envelope)
-        return envelope.ctx
-
-    async def _accept_with_plugins(
-        self, pipeline: Pipeline, message: dict[str, Any], callback: Callback | None
-    ) -> Context:
-        """The call's path when plugins are registered: before and enrichment run before queueing."""
-        envelope = Envelope(Context(message), b"", callback, message["type"])
-        self._counters.accepted += 1
-        self._ledger.open(envelope)  # flush waits for events still inside plugins
-        plugins = self._plugins
-        try:
-            await plugins.wait_registrations()
-            ctx = envelope.ctx = await plugins.before_and_enrichment(envelope.ctx)
-            envelope.payload = _serialize(ctx.event)
-        except BeforeFailed as failed:
-            self._reporter.failed([envelope], failed.reason)
-            return envelope.ctx
-        except BaseException:  # invalid after the plugins (raised to the caller) or cancelled
-            self._counters.accepted -= 1
-            self._ledger.close(envelope)
-            raise
-        to_segment, destinations = plugins.route(ctx)
-        envelope.work = plugins.start_destinations(ctx, destinations)
-        envelope.after = plugins.has_after
-        if to_segment:
-            await self._enqueue(pipeline, envelope)
-        else:
-            self._reporter.delivered([envelope])  # integrations turned Segment.io off: nothing to send
-        return ctx
-
-    async def _enqueue(self, pipeline: Pipeline, envelope: Envelope) -> None:
-        """Queue `envelope`, or wait for room, or report it dropped, per `queue_full`."""
-        queue = pipeline.queue
-        if queue.put_nowait(envelope):
-            if len(queue) % self._settings.flush_at == 0:
-                # A full batch is waiting: let the batcher run even if the caller never yields.
-                await asyncio.sleep(0)
-        elif self._settings.queue_full == "drop" or not await queue.put(envelope):
-            reason = (
-                ClosedError("the Analytics instance closed while the call waited for room")
-                if queue.closed
-                else QueueFullError(f"max_queue_size={self._settings.max_queue_size} reached")
-            )
-            self._reporter.dropped(envelope, reason)
-
-    def _after_close(self, message: dict[str, Any], callback: Callback | None) -> Context:
-        """A call after close: validated, announced with `call_after_close`, reported as dropped."""
-        envelope = Envelope(Context(message), _serialize(message), callback, message["type"])
-        self._counters.accepted += 1
-        self._emitter.emit("call_after_close", message)
-        self._reporter.dropped(envelope, ClosedError("the Analytics instance is closed"))
-        return envelope.ctx
+        return self._dispatch.accept(message, callback)
 
     # -- plugins -------------------------------------------------------------------------------
 
@@ -369,45 +282,6 @@ class Analytics:
     async def deregister(self, *names: str) -> None:
         """Unload and remove the plugins with these names; emits `deregister` with the names."""
         await self._plugins.deregister(self, names)
-
-    # -- the pipeline's event loop -------------------------------------------------------------
-
-    def _bound_pipeline(self) -> Pipeline:
-        """The pipeline of the running loop, created on first use or after a loop change."""
-        loop = asyncio.get_running_loop()
-        old = self._pipeline
-        if old is not None and old.loop is loop:
-            return old
-        carried = []
-        if old is not None:
-            if old.loop.is_running():
-                raise RuntimeError(
-                    "this Analytics instance is in use by another running event loop; "
-                    "create one instance per event loop (or per thread)"
-                )
-            carried = old.take_unsettled()
-            if carried:
-                logger.warning(
-                    "analytics_async: %d events from an event loop that ended before they were "
-                    "delivered are sent from the new loop; await analytics.flush() before a loop "
-                    "ends to deliver them in time",
-                    len(carried),
-                )
-        self._ledger.rebind(carried)
-        self._pipeline = pipeline = Pipeline(
-            self._settings, self._sender, self._reporter, self._ledger, self._emitter,
-            self._close_owned_http,
-        )  # fmt: skip
-        pipeline.queue.restore(carried)
-        return pipeline
-
-    def _current_pipeline(self) -> Pipeline | None:
-        """The pipeline to flush: this loop's, or a new one here if events were left elsewhere."""
-        if self._pipeline is None:
-            return None
-        if self._pipeline.loop is asyncio.get_running_loop() or self._ledger.pending:
-            return self._bound_pipeline()
-        return None
 
     async def _close_owned_http(self) -> None:
         if self._tokens is not None:
@@ -434,8 +308,8 @@ class Analytics:
         ):  # fmt: skip
             raise ValueError(f"timeout must be None or a number >= 0, not {timeout!r}")
         if close:
-            self._closed = True
-        pipeline = self._current_pipeline()
+            self._dispatch.closed = True
+        pipeline = self._dispatch.current_pipeline()
         if pipeline is not None:
             settled = await pipeline.wait_settled(timeout)
             if close:
@@ -472,7 +346,7 @@ class Analytics:
 
     def __del__(self) -> None:
         ledger = getattr(self, "_ledger", None)
-        if ledger is not None and ledger.pending and not self._closed:
+        if ledger is not None and ledger.pending and not self._dispatch.closed:
             warnings.warn(
                 f"Analytics garbage-collected with {ledger.pending} unsent events; "
                 "await analytics.flush(close=True) before dropping it",
@@ -499,7 +373,7 @@ class Analytics:
 
     def stats(self) -> Stats:
         """A frozen snapshot of the counters since construction."""
-        pipeline = self._pipeline
+        pipeline = self._dispatch.pipeline
         return self._counters.snapshot(
             in_flight=pipeline.in_flight if pipeline else 0,
             queue_depth=len(pipeline.queue) if pipeline else 0,

@@ -11,6 +11,7 @@ from typing import Any, Final, Literal
 import attrs
 
 from ._context import Context
+from ._tasks import cancel_and_wait
 
 __all__ = [
     "EVENT_NAMES",
@@ -152,7 +153,4 @@ class Emitter:
 
     async def cancel_handlers(self) -> None:
         """Cancel coroutine handlers still running (a closing flush ran out of time) and wait."""
-        tasks = [t for t in self._tasks if t.get_loop() is asyncio.get_running_loop()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(list(self._tasks))

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeVar, runtim
 import attrs
 
 from ._context import Context
+from ._tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from ._client import Analytics
@@ -328,7 +329,4 @@ class Plugins:
 
     async def cancel(self) -> None:
         """Cancel plugin work still running (a closing flush ran out of time) and wait for it."""
-        tasks = [t for t in self._tasks if t.get_loop() is asyncio.get_running_loop()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(list(self._tasks))

@@ -16,6 +16,7 @@ from typing import Any, Final
 from ._context import Context, Envelope, settle
 from ._events import Emitter, ErrorEvent
 from ._stats import Counters
+from ._tasks import cancel_and_wait
 
 __all__ = ["CALLBACK_TIMEOUT", "Ledger", "Reporter"]
 
@@ -216,7 +217,4 @@ class Reporter:
         if not self._callbacks:
             return
         await asyncio.sleep(0)
-        tasks = list(self._callbacks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(list(self._callbacks))

@@ -65,3 +65,21 @@ def accounted(analytics: Analytics, ctxs: list[Context], sink: SegmentSink, erro
     assert stats.delivered == len(ids)
     assert stats.accepted == stats.delivered + sum(stats.failed.values()) + sum(stats.dropped.values())
     assert len(failed_ctx) == sum(stats.failed.values()) + sum(stats.dropped.values())
+
+
+class InFlight:
+    """A responder that answers after `delay` seconds and records the most requests open at once."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.open = 0
+        self.peak = 0
+
+    async def __call__(self, request: web.Request, n: int) -> None:
+        """Count the request as open while it waits."""
+        self.open += 1
+        self.peak = max(self.peak, self.open)
+        try:
+            await asyncio.sleep(self.delay)
+        finally:
+            self.open -= 1

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-
-from aiohttp import web
 
 from analytics_async.testing import FakeClock, SegmentSink
 
 from .conftest import MakeAnalytics
-from .helpers import eventually
+from .helpers import InFlight, eventually
 
 
 async def test_full_batches_go_without_waiting(
@@ -78,19 +75,11 @@ async def test_flush_at_one_sends_each_event(
 
 async def test_in_flight_batches_are_bounded(make_analytics: MakeAnalytics, sink: SegmentSink) -> None:
     """No more than max_in_flight requests are open at once."""
-    open_now = peak = 0
-
-    async def slow(request: web.Request, n: int) -> None:
-        nonlocal open_now, peak
-        open_now += 1
-        peak = max(peak, open_now)
-        await asyncio.sleep(0.01)
-        open_now -= 1
-
+    slow = InFlight(delay=0.01)
     sink.responder = slow
     analytics = make_analytics(flush_at=1, max_in_flight=2)
     for i in range(10):
         await analytics.track(event=f"E{i}", user_id="u")
     await analytics.flush()
     assert len(sink.events) == 10
-    assert peak == 2
+    assert slow.peak == 2

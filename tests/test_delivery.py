@@ -8,6 +8,7 @@ import gzip
 import socket
 import sys
 
+import pytest
 from aiohttp import web
 
 from analytics_async import (
@@ -22,7 +23,7 @@ from analytics_async import (
 from analytics_async.testing import FakeClock, SegmentSink
 
 from .conftest import MakeAnalytics
-from .helpers import accounted, drive, eventually, our_tasks, statuses
+from .helpers import InFlight, accounted, drive, eventually, our_tasks, statuses
 
 
 async def test_half_of_requests_fail_with_503(
@@ -185,15 +186,7 @@ async def test_one_batch_rejected_with_400(make_analytics: MakeAnalytics, sink: 
 
 async def test_slow_server_with_saturated_in_flight(make_analytics: MakeAnalytics, sink: SegmentSink) -> None:
     """A slow server with max_in_flight saturated: backpressure, never more than 2 requests open, no loss."""
-    open_now = peak = 0
-
-    async def slow(request: web.Request, n: int) -> None:
-        nonlocal open_now, peak
-        open_now += 1
-        peak = max(peak, open_now)
-        await asyncio.sleep(0.005)
-        open_now -= 1
-
+    slow = InFlight(delay=0.005)
     sink.responder = slow
     analytics = make_analytics(flush_at=5, max_in_flight=2, max_queue_size=20, queue_full="wait")
     errors: list[ErrorEvent] = []
@@ -202,7 +195,7 @@ async def test_slow_server_with_saturated_in_flight(make_analytics: MakeAnalytic
     await analytics.flush()
     accounted(analytics, ctxs, sink, errors)
     assert len(sink.events) == 300
-    assert peak == 2
+    assert slow.peak == 2
 
 
 async def test_gzip_bodies(make_analytics: MakeAnalytics, sink: SegmentSink) -> None:
@@ -240,25 +233,16 @@ async def test_gzip_body_decompresses_to_the_plain_body() -> None:
     assert plain.endswith(b'Z"}')
 
 
-async def test_close_ends_a_rate_limit_wait(sink: SegmentSink, clock: FakeClock) -> None:
-    """A closing flush with a deadline ends a 300 s rate-limit wait and fails the event in time."""
-    sink.responder = statuses(then=429, headers={"Retry-After": "300"})
-    analytics = Analytics(write_key="k", host=sink.url, clock=clock)
-    ctx = await analytics.track(event="E", user_id="u")
-    closing = asyncio.ensure_future(analytics.flush(close=True, timeout=5))
-    await eventually(lambda: sink.requests == 1)
-    await clock.advance(5)
-    await asyncio.wait_for(closing, 1)
-    failure = ctx.failed_delivery()
-    assert failure is not None
-    assert isinstance(failure.reason, FlushTimeoutError)
-    assert our_tasks() == []
-    assert clock.pending_timers == []
-
-
-async def test_close_ends_a_backoff_sleep(sink: SegmentSink, clock: FakeClock) -> None:
-    """A closing flush with a deadline ends a retry backoff sleep."""
-    sink.responder = statuses(then=503)
+@pytest.mark.parametrize(
+    ("answer", "headers"),
+    [(429, {"Retry-After": "300"}), (503, None)],
+    ids=["300 s rate-limit wait", "retry backoff sleep"],
+)
+async def test_close_deadline_ends_waits(
+    sink: SegmentSink, clock: FakeClock, answer: int, headers: dict[str, str] | None
+) -> None:
+    """A closing flush's deadline ends a rate-limit wait or a backoff sleep and fails the event in time."""
+    sink.responder = statuses(then=answer, headers=headers)
     analytics = Analytics(write_key="k", host=sink.url, clock=clock)
     ctx = await analytics.track(event="E", user_id="u")
     closing = asyncio.ensure_future(analytics.flush(close=True, timeout=0.5))
@@ -268,6 +252,7 @@ async def test_close_ends_a_backoff_sleep(sink: SegmentSink, clock: FakeClock) -
     failure = ctx.failed_delivery()
     assert failure is not None
     assert isinstance(failure.reason, FlushTimeoutError)
+    assert our_tasks() == []
     assert clock.pending_timers == []
 
 
