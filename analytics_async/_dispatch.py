@@ -71,7 +71,9 @@ class Dispatcher:
         type_ = message["type"]
         if self.closed:
             return self._after_close(message, callback)
-        pipeline = self.bound_pipeline()
+        pipeline = self.pipeline
+        if pipeline is None or pipeline.loop is not asyncio.get_running_loop():
+            pipeline = self.bound_pipeline()
         if self._plugins.active:
             return await self._with_plugins(pipeline, message, callback)
         payload = dumps(message)
@@ -81,12 +83,11 @@ class Dispatcher:
         envelope = Envelope(context_of_payload(payload), payload, callback, type_)
         self._counters.accepted += 1
         self._ledger.open(envelope)
-        queue = pipeline.queue
-        if queue.put_nowait(envelope):  # the common case, inline: no extra coroutine per event
-            if len(queue) % self._settings.flush_at == 0:
-                await asyncio.sleep(0)  # a full batch waits: let the batcher run even in a tight loop
-        else:
+        queued = pipeline.queue.put_nowait(envelope)  # the common case, inline: no extra coroutine
+        if not queued:
             await self._enqueue(pipeline, envelope)
+        elif queued % self._settings.flush_at == 0:
+            await asyncio.sleep(0)  # a full batch waits: let the batcher run even in a tight loop
         return envelope.ctx
 
     async def _with_plugins(

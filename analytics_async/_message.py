@@ -59,6 +59,8 @@ def now_iso() -> str:
 
 def _id(field: str, value: object) -> str | None:
     """An id is a str (an int is sent as its decimal string); '' counts as absent."""
+    if type(value) is str:  # the common case first: an exact str needs no conversion
+        return value or None
     if value is None:
         return None
     if isinstance(value, str):
@@ -69,6 +71,8 @@ def _id(field: str, value: object) -> str | None:
 
 
 def _mapping(field: str, value: object) -> dict[str, Any]:
+    if type(value) is dict:  # the common case first: skips the slower Mapping ABC check
+        return dict(value)
     if value is None:
         return {}
     if isinstance(value, Mapping):
@@ -131,7 +135,7 @@ def build(
         message["anonymousId"] = aid
     message["context"] = ctx
     message["integrations"] = {} if integrations is None else _mapping("integrations", integrations)
-    message["timestamp"] = _timestamp(timestamp)
+    message["timestamp"] = now_iso() if timestamp is None else _timestamp(timestamp)
     message["messageId"] = mid
     message["_metadata"] = {
         "pythonVersion": _PYTHON_VERSION,

@@ -30,17 +30,20 @@ class EventQueue:
     def __len__(self) -> int:
         return len(self._items)
 
-    def put_nowait(self, item: Envelope) -> bool:
-        """Append `item` unless the queue is full or closed; return whether it was taken."""
-        if self.closed or len(self._items) >= self._maxsize:
-            return False
-        self._items.append(item)
-        self.kick()
-        return True
+    def put_nowait(self, item: Envelope) -> int:
+        """Append `item` unless the queue is full or closed; return the new length, or 0 if refused."""
+        items = self._items
+        if self.closed or len(items) >= self._maxsize:
+            return 0
+        items.append(item)
+        getter = self._getter  # kick(), inlined: this runs once per event
+        if getter is not None and not getter.done():
+            getter.set_result(None)
+        return len(items)
 
     async def put(self, item: Envelope) -> bool:
         """Append `item`, waiting for room; return False if the queue closed while waiting."""
-        while not self.put_nowait(item):
+        while not self.put_nowait(item):  # 0: full or closed
             if self.closed:
                 return False
             fut = asyncio.get_running_loop().create_future()

@@ -262,6 +262,8 @@ deterministic; times and memory are medians):
 | settling a delivered batch in one pass (one ledger update per batch) | -6.4% instructions per event |
 | a queued event keeps only its JSON, copied to its real size | 5.5 KB -> 0.7 KB per queued event; peak RSS of a 100,000-event burst 80 MB -> 45 MB; throughput 0.67x -> about 0.85x the floor |
 | aiohttp imported on the first request, not with the package | `import analytics_async` 400 ms -> about 180 ms |
+| batcher moves events into a batch in one loop (no three method calls per event) | with the memory change: 61,671 -> 54,764 instructions per event |
+| exact-`str`/`dict` fast paths in validation, `put_nowait` returning the length, fewer calls per event | 55,472 -> 52,046 instructions per event (-6.2%) |
 """
 
 
