@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
+import warnings
 
 import pytest
 
@@ -65,3 +67,33 @@ def test_use_from_two_running_loops_is_a_clear_error(threaded_sink: SegmentSink)
         release.set()
         thread.join(5)
     assert len(threaded_sink.events) == 1
+
+
+async def track_events(analytics: Analytics, count: int, *, close: bool = False) -> None:
+    for _ in range(count):
+        await analytics.track(event="E", user_id="u")
+    if close:
+        await analytics.aclose()
+
+
+def drop(holder: list[Analytics]) -> None:
+    """Drop the only reference to the instance and collect it."""
+    holder.clear()
+    gc.collect()
+
+
+def test_garbage_collected_with_unsent_events_warns() -> None:
+    """An instance dropped while events are still pending emits a ResourceWarning saying how many."""
+    holder = [Analytics(write_key="k", host="http://127.0.0.1:9", flush_interval=3600)]
+    asyncio.run(track_events(holder[0], 2))
+    with pytest.warns(ResourceWarning, match="2 unsent events"):
+        drop(holder)
+
+
+def test_closed_instance_does_not_warn() -> None:
+    """A closed instance is dropped silently."""
+    holder = [Analytics(write_key="k", host="http://127.0.0.1:9", disable=True)]
+    asyncio.run(track_events(holder[0], 1, close=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        drop(holder)
