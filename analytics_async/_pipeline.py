@@ -138,6 +138,7 @@ class Pipeline:
         for task in tasks:
             task.cancel()
         unsettled = self.take_unsettled()  # before the tasks finish: nothing can settle in between
+        self.queue.close()  # calls waiting for room (queue_full="wait") return, reporting ClosedError
         await asyncio.gather(*tasks, return_exceptions=True)
         self._reporter.failed(unsettled, reason)
         await self._reporter.cancel_callbacks()

@@ -104,9 +104,7 @@ class EventQueue:
         self.kick()
 
     def take_all(self) -> list[Envelope]:
-        """Remove and return every queued item (the loop serving them is gone); no waking."""
+        """Remove and return every queued item; producers waiting for room stay (see `close`)."""
         items = list(self._items)
         self._items.clear()
-        self._putters.clear()
-        self._getter = None
         return items

@@ -6,7 +6,7 @@ import asyncio
 
 from aiohttp import web
 
-from analytics_async import ErrorEvent, QueueFullError
+from analytics_async import Analytics, ErrorEvent, QueueFullError
 from analytics_async.testing import SegmentSink
 
 from .conftest import MakeAnalytics
@@ -50,3 +50,30 @@ async def test_wait_policy_delivers_a_tight_loop(make_analytics: MakeAnalytics, 
     await analytics.flush()
     assert sorted(e["properties"]["i"] for e in sink.events) == list(range(3000))
     assert analytics.stats().dropped == {}
+
+
+async def test_close_deadline_releases_calls_waiting_for_room(sink: SegmentSink) -> None:
+    """Calls blocked by queue_full="wait" return when a closing flush runs out of time, reporting why."""
+    release = asyncio.Event()
+
+    async def held(request: web.Request, n: int) -> None:
+        await release.wait()
+
+    sink.responder = held
+    analytics = Analytics(
+        write_key="k", host=sink.url, flush_at=1, max_in_flight=1, max_queue_size=2, queue_full="wait"
+    )
+    errors: list[ErrorEvent] = []
+    analytics.on("error", errors.append)
+    producers = [asyncio.create_task(analytics.track(event=f"E{i}", user_id="u")) for i in range(6)]
+    await asyncio.sleep(0.05)
+    assert sum(not p.done() for p in producers) >= 1  # some calls wait for room
+    await analytics.flush(close=True, timeout=0.05)
+    ctxs = await asyncio.wait_for(asyncio.gather(*producers), 2)
+    release.set()
+    reasons = {type(c.failed_delivery().reason).__name__ for c in ctxs}  # type: ignore[union-attr]
+    assert reasons <= {"FlushTimeoutError", "ClosedError"}
+    assert "ClosedError" in reasons
+    assert len(errors) == 6
+    stats = analytics.stats()
+    assert stats.accepted == sum(stats.failed.values()) + sum(stats.dropped.values()) == 6
