@@ -121,10 +121,9 @@ class Dispatcher:
     async def _enqueue(self, pipeline: Pipeline, envelope: Envelope) -> None:
         """Queue `envelope`, or wait for room, or report it dropped, per `queue_full`."""
         queue = pipeline.queue
-        if queue.put_nowait(envelope):
-            if len(queue) % self._settings.flush_at == 0:
-                # A full batch is waiting: let the batcher run even if the caller never yields.
-                await asyncio.sleep(0)
+        if queued := queue.put_nowait(envelope):
+            if queued % self._settings.flush_at == 0:
+                await asyncio.sleep(0)  # a full batch waits: let the batcher run in a tight loop
         elif self._settings.queue_full == "drop" or not await queue.put(envelope):
             reason = (
                 ClosedError("the Analytics instance closed while the call waited for room")
