@@ -104,7 +104,7 @@ class Analytics:
         self._sender = Sender(settings, self._http, self._emitter, self._counters, self._tokens)
         self._dispatch = Dispatcher(
             settings, self._emitter, self._counters, self._ledger, self._reporter, self._plugins,
-            self._sender, self._close_owned_http,
+            self._sender, self._release_resources,
         )  # fmt: skip
 
     def __repr__(self) -> str:
@@ -283,7 +283,8 @@ class Analytics:
         """Unload and remove the plugins with these names; emits `deregister` with the names."""
         await self._plugins.deregister(self, names)
 
-    async def _close_owned_http(self) -> None:
+    async def _release_resources(self) -> None:
+        """Stop the OAuth token manager and close the HTTP session the library created."""
         if self._tokens is not None:
             await self._tokens.aclose()
         if self._owned_http is not None:
@@ -323,7 +324,7 @@ class Analytics:
             elif settled:
                 await self._emitter.wait_handlers()
         if close:
-            await self._close_owned_http()
+            await self._release_resources()
 
     async def close_and_flush(self, *, timeout: float | None = None) -> None:
         """`flush(close=True, timeout=...)`; the default timeout is max(60, flush_interval) * 1.25."""

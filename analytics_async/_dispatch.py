@@ -76,9 +76,7 @@ class Dispatcher:
             pipeline = self.bound_pipeline()
         if self._plugins.active:
             return await self._with_plugins(pipeline, message, callback)
-        payload = dumps(message)
-        if len(payload) > MAX_EVENT_BYTES:
-            raise EventTooLargeError(len(payload), MAX_EVENT_BYTES)
+        payload = _serialize(message)
         # Only the JSON stays in memory while queued (about 0.7 KB instead of 5.5 KB per event).
         envelope = Envelope(context_of_payload(payload), payload, callback, type_)
         self._counters.accepted += 1

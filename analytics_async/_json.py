@@ -119,12 +119,16 @@ def stdlib_dumps(message: Mapping[str, Any]) -> bytes:
         return _std_encode(_normalize_message(message)).encode()
 
 
-def _select_backend() -> tuple[str, Callable[[Mapping[str, Any]], bytes]]:
-    """Choose orjson where it is installed (CPython), else the stdlib encoder."""
+Dumps = Callable[[Mapping[str, Any]], bytes]
+Loads = Callable[[bytes], Any]
+
+
+def _select_backend() -> tuple[str, Dumps, Loads]:
+    """Choose orjson where it is installed (CPython), else the stdlib encoder and decoder."""
     try:
         import orjson  # noqa: PLC0415 - optional backend, chosen once at import
     except ImportError:  # pragma: no cover - orjson is a dependency on CPython
-        return "json", stdlib_dumps
+        return "json", stdlib_dumps, json.loads
     # Not OPT_NON_STR_KEYS: it doubles the cost of every event; rare non-str keys take the slow path.
     options = orjson.OPT_PASSTHROUGH_DATETIME
     orjson_dumps, orjson_error = orjson.dumps, orjson.JSONEncodeError
@@ -144,20 +148,9 @@ def _select_backend() -> tuple[str, Callable[[Mapping[str, Any]], bytes]]:
             # ValidationError naming the path, or yields native JSON.
             return stdlib_dumps(_normalize_message(message))
 
-    return "orjson", orjson_backend
+    return "orjson", orjson_backend, orjson.loads
 
 
-BACKEND, dumps = _select_backend()
-"""`dumps(message) -> bytes`: compact UTF-8 JSON; raises ValidationError naming a bad value's path."""
-
-
-def _select_loads() -> Callable[[bytes], Any]:
-    try:
-        import orjson  # noqa: PLC0415
-    except ImportError:  # pragma: no cover
-        return json.loads
-    return orjson.loads
-
-
-loads = _select_loads()
-"""`loads(data) -> object`: parse JSON bytes with the same backend as `dumps`."""
+BACKEND, dumps, loads = _select_backend()
+"""`dumps(message) -> bytes`: compact UTF-8 JSON; raises ValidationError naming a bad value's path.
+`loads(data)`: parse JSON bytes with the same backend."""

@@ -53,19 +53,10 @@ class Ledger:
 
     def close(self, envelope: Envelope) -> None:
         """Count `envelope` as settled; release barriers it completes; emit `drained` at zero."""
-        self.pending -= 1
-        if self._barriers:
-            for barrier in self._barriers:
-                if envelope.seq <= barrier.limit:
-                    barrier.remaining -= 1
-                    if barrier.remaining <= 0 and not barrier.future.done():
-                        barrier.future.set_result(None)
-            self._barriers = [b for b in self._barriers if not b.future.done()]
-        if self.pending == 0:
-            self._emitter.emit("drained", None)
+        self.close_many([envelope])
 
     def close_many(self, envelopes: list[Envelope]) -> None:
-        """`close` for a batch of envelopes, with one pass over the barriers."""
+        """Count `envelopes` as settled, with one pass over the barriers; emit `drained` at zero."""
         self.pending -= len(envelopes)
         if self._barriers:
             for barrier in self._barriers:

@@ -13,15 +13,15 @@ import json
 import random
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final
+from typing import Any
 
 import attrs
 from aiohttp import web
 
+from ._batch import MAX_BODY_BYTES, MAX_EVENT_BYTES
+
 __all__ = ["Faults", "ReceivedBatch", "Responder", "SegmentSink", "event_problem"]
 
-MAX_BODY_BYTES: Final = 500_000
-MAX_EVENT_BYTES: Final = 32 * 1024
 
 Responder = Callable[[web.Request, int], Awaitable[web.StreamResponse | None]]
 """`responder(request, n)` for the n-th request (from 1): a response to answer with, or None for 200."""
