@@ -14,7 +14,7 @@ from ._context import Context, FailedDelivery, LogLine
 from ._events import ErrorEvent, FlushEvent, HTTPRequestEvent, HTTPResponseEvent
 from ._http import Headers, HTTPClient, HTTPRequest, HTTPResponse
 from ._oauth import OAuthSettings
-from ._plugins import Plugin, PluginType, SimplePlugin
+from ._plugin import Plugin, PluginType, SimplePlugin
 from ._stats import Stats
 from ._version import __version__
 from .errors import (

@@ -10,21 +10,16 @@ from types import TracebackType
 from typing import Any, Self
 
 from . import _message as msg
-from ._aiohttp import AiohttpClient
 from ._clock import Clock, LoopClock
 from ._context import Callback, Context
-from ._dispatch import Dispatcher
-from ._events import Emitter
 from ._http import HTTPClient
-from ._oauth import OAuthSettings, TokenManager
-from ._oauth import validate as validate_oauth
-from ._plugins import Plugin, Plugins
-from ._report import Ledger, Reporter
-from ._sender import Sender
+from ._oauth import OAuthSettings
+from ._plugin import Plugin
+from ._runtime import Runtime
 from ._settings import DEFAULT_MAX_IN_FLIGHT, QueueFullPolicy, Settings
-from ._stats import Counters, Stats
+from ._stats import Stats
 from ._version import __version__
-from .errors import FlushTimeoutError, ValidationError
+from .errors import ValidationError
 
 __all__ = ["Analytics"]
 
@@ -88,28 +83,12 @@ class Analytics:
             gzip=gzip,
             clock=clock or LoopClock(),
         )
-        self._emitter = Emitter()
-        self._counters = Counters()
-        self._ledger = Ledger(self._emitter)
-        self._plugins = Plugins(self._emitter.emit)
-        self._reporter = Reporter(self._emitter, self._counters, self._ledger, self._plugins.after)
-        self._owned_http = AiohttpClient() if http_client is None else None
-        self._http: HTTPClient = http_client or self._owned_http  # type: ignore[assignment]
-        self._tokens: TokenManager | None = None
-        if oauth_settings is not None:
-            oauth, key, oauth_retries = validate_oauth(oauth_settings, settings.max_retries)
-            self._tokens = TokenManager(
-                oauth, key, oauth.http_client or self._http, settings.clock, oauth_retries
-            )
-        self._sender = Sender(settings, self._http, self._emitter, self._counters, self._tokens)
-        self._dispatch = Dispatcher(
-            settings, self._emitter, self._counters, self._ledger, self._reporter, self._plugins,
-            self._sender, self._release_resources,
-        )  # fmt: skip
+        self._runtime = Runtime(settings)
 
     def __repr__(self) -> str:
-        state = "closed" if self._dispatch.closed else "open"
-        return f"<Analytics url={self._settings.url!r} {state} pending={self._ledger.pending}>"
+        runtime = self._runtime
+        state = "closed" if runtime.closed else "open"
+        return f"<Analytics url={self._settings.url!r} {state} pending={len(runtime.ledger)}>"
 
     # -- the six calls -------------------------------------------------------------------------
 
@@ -258,13 +237,13 @@ class Analytics:
         *,
         alias: bool = False,
     ) -> Coroutine[Any, Any, Context]:
-        """Build and validate the message (raising here, at the call), then hand it to the dispatcher."""
+        """Build and validate the message (raising here, at the call), then hand it to the runtime."""
         if callback is not None and not callable(callback):
             raise ValidationError("callback", f"must be callable, not {type(callback).__name__}")
         message = msg.build(type_, fields, user_id=user_id, anonymous_id=anonymous_id,
                             context=context, timestamp=timestamp, integrations=integrations,
                             message_id=message_id, require_both_ids=alias)  # fmt: skip
-        return self._dispatch.accept(message, callback)
+        return self._runtime.accept(message, callback)
 
     # -- plugins -------------------------------------------------------------------------------
 
@@ -277,18 +256,11 @@ class Analytics:
         Raises:
             TypeError: an argument is not a plugin; nothing was registered.
         """
-        await self._plugins.register(self, plugins)
+        await self._runtime.stage.register(self, plugins)
 
     async def deregister(self, *names: str) -> None:
         """Unload and remove the plugins with these names; emits `deregister` with the names."""
-        await self._plugins.deregister(self, names)
-
-    async def _release_resources(self) -> None:
-        """Stop the OAuth token manager and close the HTTP session the library created."""
-        if self._tokens is not None:
-            await self._tokens.aclose()
-        if self._owned_http is not None:
-            await self._owned_http.aclose()
+        await self._runtime.stage.deregister(self, names)
 
     # -- flushing and closing ------------------------------------------------------------------
 
@@ -308,23 +280,7 @@ class Analytics:
             or math.isnan(timeout)
         ):  # fmt: skip
             raise ValueError(f"timeout must be None or a number >= 0, not {timeout!r}")
-        if close:
-            self._dispatch.closed = True
-        pipeline = self._dispatch.current_pipeline()
-        if pipeline is not None:
-            settled = await pipeline.wait_settled(timeout)
-            if close:
-                if not settled:
-                    await self._plugins.cancel()
-                    await pipeline.abort(FlushTimeoutError(f"flush timed out after {timeout:g} s"))
-                    await self._emitter.cancel_handlers()
-                else:
-                    await self._emitter.wait_handlers()
-                await pipeline.stop()
-            elif settled:
-                await self._emitter.wait_handlers()
-        if close:
-            await self._release_resources()
+        await self._runtime.flush(close=close, timeout=timeout)
 
     async def close_and_flush(self, *, timeout: float | None = None) -> None:
         """`flush(close=True, timeout=...)`; the default timeout is max(60, flush_interval) * 1.25."""
@@ -346,10 +302,10 @@ class Analytics:
         await self.aclose()
 
     def __del__(self) -> None:
-        ledger = getattr(self, "_ledger", None)
-        if ledger is not None and ledger.pending and not self._dispatch.closed:
+        runtime = getattr(self, "_runtime", None)
+        if runtime is not None and len(runtime.ledger) and not runtime.closed:
             warnings.warn(
-                f"Analytics garbage-collected with {ledger.pending} unsent events; "
+                f"Analytics garbage-collected with {len(runtime.ledger)} unsent events; "
                 "await analytics.flush(close=True) before dropping it",
                 ResourceWarning,
                 stacklevel=1,
@@ -359,23 +315,19 @@ class Analytics:
 
     def on(self, name: str, handler: Callable[[Any], Any]) -> Self:
         """Call `handler(payload)` on every `name` event (sync or async); returns the instance."""
-        self._emitter.on(name, handler)
+        self._runtime.emitter.on(name, handler)
         return self
 
     def once(self, name: str, handler: Callable[[Any], Any]) -> Self:
         """Call `handler(payload)` on the next `name` event only; returns the instance."""
-        self._emitter.on(name, handler, once=True)
+        self._runtime.emitter.on(name, handler, once=True)
         return self
 
     def off(self, name: str, handler: Callable[[Any], Any] | None = None) -> Self:
         """Remove `handler` (or every handler) from `name`; returns the instance."""
-        self._emitter.off(name, handler)
+        self._runtime.emitter.off(name, handler)
         return self
 
     def stats(self) -> Stats:
         """A frozen snapshot of the counters since construction."""
-        pipeline = self._dispatch.pipeline
-        return self._counters.snapshot(
-            in_flight=pipeline.in_flight if pipeline else 0,
-            queue_depth=len(pipeline.queue) if pipeline else 0,
-        )
+        return self._runtime.stats()

@@ -192,17 +192,20 @@ def is_settled(ctx: Context) -> bool:
     return ctx._settled  # noqa: SLF001 - the Context's own module-level helper
 
 
-def settle(ctx: Context, reason: BaseException | None) -> bool:
-    """Record the outcome of `ctx` and wake its waiters; return False if it was already settled."""
+def settle(ctx: Context, failure: FailedDelivery | None) -> bool:
+    """Record the outcome of `ctx` and wake its waiters; return False if it was already settled.
+
+    `failure` is None for a delivered event; events failing for one reason share one (frozen) value.
+    """
     if ctx._settled:  # noqa: SLF001 - settle is the Context's own module-level helper
         return False
     ctx._settled = True  # noqa: SLF001
-    if reason is not None:
-        ctx._failed = FailedDelivery(reason)  # noqa: SLF001
-    for fut in ctx._waiters or ():  # noqa: SLF001
-        if not fut.done() and not fut.get_loop().is_closed():
-            fut.set_result(None)
-    ctx._waiters = None  # noqa: SLF001
+    ctx._failed = failure  # noqa: SLF001
+    if ctx._waiters is not None:  # noqa: SLF001
+        for fut in ctx._waiters:  # noqa: SLF001
+            if not fut.done() and not fut.get_loop().is_closed():
+                fut.set_result(None)
+        ctx._waiters = None  # noqa: SLF001
     return True
 
 

@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
-import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal
 
 import attrs
 
 from ._context import Context
-from ._tasks import cancel_and_wait
+from ._user import FAILED, UserWork
 
 __all__ = [
     "EVENT_NAMES",
+    "HANDLER_OF",
     "Emitter",
     "ErrorEvent",
     "FlushEvent",
     "HTTPRequestEvent",
     "HTTPResponseEvent",
 ]
-
-logger = logging.getLogger("analytics_async")
 
 Handler = Callable[[Any], Any]
 
@@ -44,6 +41,10 @@ EVENT_NAMES: Final = frozenset(
         "drained",
     }
 )
+
+
+HANDLER_OF: Final = "{!r} handler"
+"""How a handler of an event is named in logs (`UserWork`'s `what`)."""
 
 
 @attrs.frozen
@@ -84,14 +85,14 @@ class HTTPResponseEvent:
 
 
 class Emitter:
-    """Named events with sync or async handlers. A failing handler is logged, never propagated.
+    """Named events with sync or async handlers, run through `UserWork` (guarded, tracked).
 
-    Coroutine handlers run as tasks; `wait_handlers()` awaits those started so far (flush uses it).
+    A handler that raises (anything, `CancelledError` included) is reported and never propagated.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, user: UserWork) -> None:
         self._handlers: dict[str, list[tuple[Handler, bool]]] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._user = user
 
     def on(self, name: str, handler: Handler, *, once: bool = False) -> None:
         """Call `handler(payload)` on every `name` event (only the next one with `once`)."""
@@ -128,29 +129,9 @@ class Emitter:
         snapshot = list(handlers)
         if any(once for _, once in snapshot):
             handlers[:] = [(h, o) for h, o in handlers if not o]
+        what = HANDLER_OF.format(name)
+        ctx = getattr(payload, "ctx", payload if isinstance(payload, Context) else None)
         for handler, _ in snapshot:
-            self._call(name, handler, payload)
-
-    def _call(self, name: str, handler: Handler, payload: object) -> None:
-        try:
-            result = handler(payload)
-            if inspect.isawaitable(result):
-                task = asyncio.ensure_future(result)
-                self._tasks.add(task)
-                task.add_done_callback(self._handler_done)
-        except Exception:
-            logger.exception("analytics_async: a handler of %r raised", name)
-
-    def _handler_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            logger.error("analytics_async: an async event handler raised", exc_info=exc)
-
-    async def wait_handlers(self) -> None:
-        """Wait for the coroutine handlers started so far."""
-        if pending := [t for t in self._tasks if t.get_loop() is asyncio.get_running_loop()]:
-            await asyncio.wait(pending)
-
-    async def cancel_handlers(self) -> None:
-        """Cancel coroutine handlers still running (a closing flush ran out of time) and wait."""
-        await cancel_and_wait(list(self._tasks))
+            result = self._user.call(what, handler, payload, ctx=ctx)
+            if result is not FAILED and inspect.isawaitable(result):
+                self._user.start(what, result, ctx=ctx)

@@ -1,8 +1,7 @@
 """The bounded event queue between the calls (many producers) and the batcher (one consumer).
 
 A deque with futures instead of `asyncio.Queue`: the batcher must also be woken by a flush (`kick`)
-and by its interval deadline without a task per wait, and the whole content must be recoverable as
-plain data when the event loop that served it is gone.
+and by its interval deadline without a task per wait.
 """
 
 from __future__ import annotations
@@ -87,24 +86,19 @@ class EventQueue:
                 fut.set_result(None)
                 return
 
-    def close(self) -> list[Envelope]:
-        """Refuse further items, release waiting producers and return what was still queued."""
+    def close(self) -> None:
+        """Refuse further items, drop what is queued and release waiting producers.
+
+        Whoever closes the queue settles its events (they are open in the ledger).
+        """
         self.closed = True
-        items = list(self._items)
         self._items.clear()
         for fut in self._putters:
             if not fut.done() and not fut.get_loop().is_closed():
                 fut.set_result(None)
         self._putters.clear()
-        return items
 
     def restore(self, items: list[Envelope]) -> None:
         """Put back `items` carried over from another loop, ahead of the rest and over `maxsize`."""
         self._items.extendleft(reversed(items))
         self.kick()
-
-    def take_all(self) -> list[Envelope]:
-        """Remove and return every queued item; producers waiting for room stay (see `close`)."""
-        items = list(self._items)
-        self._items.clear()
-        return items

@@ -24,6 +24,7 @@ from ._message import now_iso
 from ._oauth import TokenManager
 from ._settings import Settings
 from ._stats import Counters
+from ._user import is_our_cancellation
 from ._version import __version__
 from .errors import AnalyticsError, AuthError, RateLimitExceededError, TransportError
 
@@ -166,7 +167,9 @@ class Sender:
             return exc, None
         except TimeoutError:
             return TransportError(f"no response within {request.timeout:g} s"), None
-        except Exception as exc:  # noqa: BLE001 - a custom HTTPClient may raise anything: no answer came
+        except BaseException as exc:  # a custom HTTPClient may raise anything: no answer came
+            if is_our_cancellation(exc):
+                raise
             error = TransportError(f"{type(exc).__name__}: {exc}")
             error.__cause__ = exc
             return error, None

@@ -55,7 +55,7 @@ async def test_raising_callback_does_not_break_delivery(
     await analytics.flush()
     assert await ctx.delivered() is True
     assert len(sink.events) == 2
-    assert "Callback Error" in caplog.text
+    assert "callback raised RuntimeError" in caplog.text
 
 
 async def test_handlers_sync_async_once_off(make_analytics: MakeAnalytics) -> None:

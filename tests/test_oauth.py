@@ -351,7 +351,9 @@ async def test_secrets_never_shown(
     await analytics.track(event="E", user_id="u")
     await analytics.flush(close=True)
     settings = OAuthSettings(client_id="c", client_key=pem(rsa_key), key_id="k")
-    shown = " ".join([repr(settings), repr(analytics), repr(analytics._tokens), repr(requests), caplog.text])
+    shown = " ".join(
+        [repr(settings), repr(analytics), repr(analytics._runtime._tokens), repr(requests), caplog.text]
+    )
     assert "PRIVATE KEY" not in shown
     assert "tok-1" not in shown
     assert tokens.forms[0]["client_assertion"] not in shown

@@ -304,11 +304,11 @@ async def test_register_and_deregister_events(
     unloaded: list[str] = []
     plugin = SimplePlugin(name="p", type="enrichment", on_unload=lambda: unloaded.append("p"))
     await analytics.register(plugin)
-    assert analytics._plugins.names == ["Segment.io", "p"]
+    assert analytics._runtime.stage.names == ["Segment.io", "p"]
     await analytics.deregister("p", "missing")
     assert seen == [("register", ["p"]), ("deregister", ["p", "missing"])]
     assert unloaded == ["p"]
-    assert analytics._plugins.names == ["Segment.io"]
+    assert analytics._runtime.stage.names == ["Segment.io"]
     assert "plugin missing not found" in caplog.text
 
 
@@ -397,7 +397,7 @@ async def test_not_a_plugin_is_rejected(make_analytics: MakeAnalytics) -> None:
     analytics = make_analytics()
     with pytest.raises(TypeError, match="not a plugin"):
         await analytics.register(object())  # type: ignore[arg-type]
-    assert analytics._plugins.names == ["Segment.io"]
+    assert analytics._runtime.stage.names == ["Segment.io"]
 
 
 async def test_close_timeout_cancels_slow_plugins(

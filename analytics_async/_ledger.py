@@ -1,0 +1,101 @@
+"""The ledger: every accepted event that is not finished yet, and the flushes waiting for them.
+
+An event is *open* from the moment a call accepts it until it is *finished*: its outcome is settled
+and reported (callback run, `<type>` or `error` event emitted, after plugins done). Wherever the event
+is meanwhile (inside the plugin stage, waiting for room, queued, in a batch, in flight, in its
+callback), the ledger knows it, so a closing flush that runs out of time can settle every one of them
+from here, without asking each stage. Pure bookkeeping: no I/O, no event loop, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from ._context import Envelope
+
+__all__ = ["Ledger"]
+
+
+class _Barrier:
+    __slots__ = ("limit", "on_reached", "remaining")
+
+    def __init__(self, limit: int, remaining: int, on_reached: Callable[[], None]) -> None:
+        self.limit = limit
+        self.remaining = remaining
+        self.on_reached = on_reached
+
+
+class Ledger:
+    """Open events in acceptance order, and barriers released when the events before them finish."""
+
+    def __init__(self, on_drained: Callable[[], None]) -> None:
+        self._open: dict[int, Envelope] = {}
+        self._seq = 0
+        self._barriers: list[_Barrier] = []
+        self._on_drained = on_drained
+
+    def __len__(self) -> int:
+        """Events accepted and not finished."""
+        return len(self._open)
+
+    def open(self, envelope: Envelope) -> None:
+        """Record `envelope` as accepted, giving it the next sequence number."""
+        self._seq += 1
+        envelope.seq = self._seq
+        self._open[self._seq] = envelope
+
+    def finish(self, envelopes: Iterable[Envelope]) -> None:
+        """Record `envelopes` as finished; release the barriers they complete.
+
+        Envelopes that are not open (already finished, or never opened) are ignored, so finishing is
+        idempotent. Calls `on_drained` when this empties the ledger.
+        """
+        open_, barriers = self._open, self._barriers
+        finished = 0
+        for envelope in envelopes:
+            if open_.pop(envelope.seq, None) is None:
+                continue
+            finished += 1
+            for barrier in barriers:
+                if envelope.seq <= barrier.limit:
+                    barrier.remaining -= 1
+        if not finished:
+            return
+        if barriers:
+            reached = [b for b in barriers if b.remaining <= 0]
+            if reached:
+                self._barriers = [b for b in barriers if b.remaining > 0]
+                for barrier in reached:
+                    barrier.on_reached()
+        if not open_:
+            self._on_drained()
+
+    def barrier(self, on_reached: Callable[[], None]) -> Callable[[], None] | None:
+        """Call `on_reached` once every event open now has finished.
+
+        Returns None (and never calls it) when nothing is open; otherwise a function that withdraws
+        the barrier.
+        """
+        if not self._open:
+            return None
+        barrier = _Barrier(self._seq, len(self._open), on_reached)
+        self._barriers.append(barrier)
+
+        def withdraw() -> None:
+            if barrier in self._barriers:
+                self._barriers.remove(barrier)
+
+        return withdraw
+
+    @property
+    def flush_waiting(self) -> bool:
+        """Whether a flush waits, so partial batches should go without waiting out the interval."""
+        return bool(self._barriers)
+
+    def unfinished(self) -> list[Envelope]:
+        """The open envelopes, oldest first."""
+        return list(self._open.values())
+
+    def forget_barriers(self) -> None:
+        """Drop every barrier (their waiters belonged to an event loop that has ended)."""
+        self._barriers = []

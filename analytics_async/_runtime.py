@@ -1,0 +1,333 @@
+"""The Runtime: the one owner of everything that runs for an `Analytics`.
+
+It alone opens events (`accept`), settles them (through its `Settler`) and closes the instance
+(`flush`). It owns the ledger of open events, the plugin stage, the per-loop pipeline (queue, batcher,
+sends), the coroutines of user code, and the HTTP session. `Analytics` validates a call, builds the
+message and hands it over; nothing else drives an event's life.
+
+A call either returns a Context, and then its event is settled exactly once, or raises, and then
+nothing was accepted: a caller cancelled while its event waits (for plugins, for room) withdraws it,
+and no await follows the moment an event is queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any, Final
+
+from ._aiohttp import AiohttpClient
+from ._batch import MAX_EVENT_BYTES
+from ._clock import wait_until
+from ._context import Callback, Context, Envelope, context_of_payload, is_settled
+from ._events import HANDLER_OF, Emitter, ErrorEvent, FlushEvent
+from ._json import dumps
+from ._ledger import Ledger
+from ._oauth import TokenManager
+from ._oauth import validate as validate_oauth
+from ._pipeline import Pipeline
+from ._plugin import SEGMENT_IO, sends_to_segment
+from ._sender import Sender
+from ._settings import Settings
+from ._settle import Settler
+from ._stage import BeforeFailed, PluginStage
+from ._stats import Counters, Stats
+from ._user import UserWork
+from .errors import (
+    AnalyticsError,
+    ClosedError,
+    DeliveryError,
+    EventTooLargeError,
+    FlushTimeoutError,
+    QueueFullError,
+)
+
+__all__ = ["ABORT_GRACE", "Runtime"]
+
+logger = logging.getLogger("analytics_async")
+
+ABORT_GRACE: Final = 0.05
+"""Real seconds a closing flush past its deadline shares between its wind-down steps: cancelled tasks
+finishing, deferred coroutine callbacks and handlers, closing the HTTP session."""
+WIND_DOWN_PER_EVENT: Final = 3e-6
+"""Seconds of wind-down to reserve per open event (measured: 0.5 us without a callback, 1.2 us with a
+trivial sync one, 2.5 us with a coroutine one; benchmarks/bench_close_deadline.py). A closing flush
+starts failing events this much before its deadline, so that it still returns on time."""
+_MIN_STEP: Final = 0.005
+"""Real seconds any wind-down step gets even when the grace is used up."""
+
+
+def serialize(message: dict[str, Any]) -> bytes:
+    """The event's JSON, or ValidationError / EventTooLargeError raised at the call."""
+    payload = dumps(message)
+    if len(payload) > MAX_EVENT_BYTES:
+        raise EventTooLargeError(len(payload), MAX_EVENT_BYTES)
+    return payload
+
+
+class Runtime:
+    """Opens, settles and closes the events of one `Analytics`, and owns what runs for them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.counters = Counters()
+        self.user = UserWork(self._user_failed)
+        self.emitter = Emitter(self.user)
+        self.ledger = Ledger(lambda: self.emitter.emit("drained", None))
+        self.stage = PluginStage(self.user, self.emitter.emit)
+        self._settler = Settler(self.emitter, self.counters, self.ledger, self.user, self.stage.after)
+        self._owned_http = AiohttpClient() if settings.http_client is None else None
+        http = settings.http_client or self._owned_http
+        assert http is not None
+        self._tokens: TokenManager | None = None
+        if settings.oauth_settings is not None:
+            oauth, key, retries = validate_oauth(settings.oauth_settings, settings.max_retries)
+            self._tokens = TokenManager(oauth, key, oauth.http_client or http, settings.clock, retries)
+        self._sender = Sender(settings, http, self.emitter, self.counters, self._tokens)
+        self._pipeline: Pipeline | None = None
+        self._staging: set[asyncio.Task[Context]] = set()
+        self.closed = False
+
+    # -- accepting -----------------------------------------------------------------------------
+
+    async def accept(self, message: dict[str, Any], callback: Callback | None) -> Context:
+        """Take a built message: plugins, serialization, queue. Returns its Context once queued.
+
+        Raises:
+            ValidationError: a value cannot be serialized, or the event is above 32 KB.
+            RuntimeError: the instance is in use by another running event loop.
+        """
+        current = self._pipeline
+        if current is not None and not self.closed and not self.stage.active:
+            depth = len(current.queue)
+            if depth and depth % self.settings.flush_at == 0:
+                # A full batch waits: let the batcher run even in a tight loop of calls. This yield
+                # comes before the event is accepted, so a cancellation here means nothing was.
+                await asyncio.sleep(0)
+        if self.closed:
+            return self._after_close(message, callback)
+        pipeline = self._bind()
+        if self.stage.active:
+            return await self._through_stage(pipeline, message, callback)
+        payload = serialize(message)
+        queue = pipeline.queue
+        envelope = Envelope(context_of_payload(payload), payload, callback, message["type"])
+        self._open(envelope)
+        integrations = message.get("integrations")
+        if integrations and SEGMENT_IO in integrations and not sends_to_segment(integrations):
+            self._settler.delivered((envelope,))  # routed away from Segment: nothing to send
+        elif not queue.put_nowait(envelope):
+            await self._wait_for_room(pipeline, envelope)
+        return envelope.ctx
+
+    async def _through_stage(
+        self, pipeline: Pipeline, message: dict[str, Any], callback: Callback | None
+    ) -> Context:
+        """Before and enrichment plugins run in a task of ours, so a closing deadline can end them."""
+        envelope = Envelope(Context(message), b"", callback, message["type"])
+        self._open(envelope)  # a flush waits for events inside plugins
+        task = asyncio.ensure_future(self.stage.enter(envelope.ctx))
+        self._staging.add(task)
+        task.add_done_callback(self._staging.discard)
+        try:
+            await asyncio.wait([task])
+        except BaseException:
+            task.cancel()
+            self._withdraw(envelope)
+            raise
+        if is_settled(envelope.ctx):
+            return envelope.ctx  # a closing flush ran out of time while the plugins ran
+        if task.cancelled() or task.exception() is not None:
+            exc = DeliveryError("the plugin stage was cancelled") if task.cancelled() else task.exception()
+            reason = exc.reason if isinstance(exc, BeforeFailed) else exc
+            assert reason is not None
+            self._settler.failed((envelope,), reason)
+            return envelope.ctx
+        ctx = envelope.ctx = task.result()
+        try:
+            envelope.payload = serialize(ctx.event)
+        except BaseException:
+            self._withdraw(envelope)
+            raise
+        to_segment, destinations = self.stage.route(ctx)
+        envelope.work = self.stage.start_destinations(ctx, destinations)
+        envelope.after = self.stage.has_after
+        if not to_segment:
+            self._settler.delivered((envelope,))  # nothing to send to Segment
+        elif not pipeline.queue.put_nowait(envelope):
+            await self._wait_for_room(pipeline, envelope)
+        return ctx
+
+    async def _wait_for_room(self, pipeline: Pipeline, envelope: Envelope) -> None:
+        """The queue is full: drop the event, or wait for room (`queue_full`)."""
+        if self.settings.queue_full == "drop":
+            reason = QueueFullError(f"max_queue_size={self.settings.max_queue_size} reached")
+            self._settler.dropped(envelope, reason)
+            return
+        try:
+            queued = await pipeline.queue.put(envelope)
+        except BaseException:
+            self._withdraw(envelope)
+            raise
+        if not queued:  # the queue closed: settled by the closing flush, or closed without it
+            self._settler.dropped(envelope, ClosedError("the instance closed while the call waited for room"))
+
+    def _open(self, envelope: Envelope) -> None:
+        self.counters.accepted += 1
+        self.ledger.open(envelope)
+
+    def _withdraw(self, envelope: Envelope) -> None:
+        """The call raised after opening its event: the event was not accepted after all."""
+        if not is_settled(envelope.ctx):
+            self.counters.accepted -= 1
+            self.ledger.finish((envelope,))
+
+    def _after_close(self, message: dict[str, Any], callback: Callback | None) -> Context:
+        """A call after close: validated, announced with `call_after_close`, reported as dropped."""
+        envelope = Envelope(Context(message), serialize(message), callback, message["type"])
+        self.counters.accepted += 1
+        self.emitter.emit("call_after_close", message)
+        self._settler.dropped(envelope, ClosedError("the Analytics instance is closed"))
+        return envelope.ctx
+
+    # -- the event loop ------------------------------------------------------------------------
+
+    def _bind(self) -> Pipeline:
+        """The pipeline of the running loop, made on first use or after a loop change."""
+        loop = asyncio.get_running_loop()
+        old = self._pipeline
+        if old is not None and old.loop is loop:
+            return old
+        if old is not None and old.loop.is_running():
+            raise RuntimeError(
+                "this Analytics instance is in use by another running event loop; "
+                "create one instance per event loop (or per thread)"
+            )
+        self._pipeline = pipeline = Pipeline(
+            self.settings, self._sender, self._on_sent, lambda: self.ledger.flush_waiting, self._release
+        )
+        if old is not None:
+            self._carry_over(pipeline)
+        return pipeline
+
+    def _carry_over(self, pipeline: Pipeline) -> None:
+        """Queue again the events an ended loop left unsent; settle what cannot move."""
+        self.ledger.forget_barriers()
+        carried, stuck, cut = [], [], []
+        for envelope in self.ledger.unfinished():
+            envelope.work = None  # destination tasks of the old loop cannot be awaited here
+            if is_settled(envelope.ctx):
+                cut.append(envelope)  # its report was cut short with the old loop
+            elif envelope.payload:
+                carried.append(envelope)
+            else:
+                stuck.append(envelope)  # was inside the plugins when the loop ended
+        self.ledger.finish(cut)
+        self._settler.failed(stuck, DeliveryError("the event loop ended while plugins ran for the event"))
+        if carried:
+            logger.warning(
+                "analytics_async: %d events from an event loop that ended before they were delivered "
+                "are sent from the new loop; await analytics.flush() before a loop ends to deliver "
+                "them in time",
+                len(carried),
+            )
+            pipeline.queue.restore(carried)
+
+    def _on_sent(self, envelopes: list[Envelope], error: AnalyticsError | None) -> None:
+        if error is None:
+            self._settler.delivered(envelopes)
+        else:
+            self._settler.failed(envelopes, error)
+        self.emitter.emit("flush", FlushEvent(len(envelopes), error is None, error))
+
+    # -- flushing and closing ------------------------------------------------------------------
+
+    async def flush(self, *, close: bool, timeout: float | None) -> None:
+        """Wait until everything accepted so far is finished; see `Analytics.flush` for the contract."""
+        if close:
+            self.closed = True
+        clock = self.settings.clock
+        deadline = None if timeout is None else clock.time() + timeout
+        pipeline = self._pipeline
+        if pipeline is not None and pipeline.loop is not asyncio.get_running_loop():
+            pipeline = self._bind() if len(self.ledger) else None  # events an ended loop left
+        if close and deadline is not None and timeout:
+            deadline -= min(timeout / 2, WIND_DOWN_PER_EVENT * len(self.ledger))
+        finished = await self._wait_finished(pipeline, deadline)
+        if not close:
+            return
+        if finished:
+            if pipeline is not None:
+                await pipeline.stop()
+            await self._release()
+            return
+        loop = asyncio.get_running_loop()
+        grace_end = loop.time() + ABORT_GRACE
+        await self._abort(FlushTimeoutError(f"flush timed out after {timeout:g} s"), grace_end)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(max(grace_end, loop.time() + _MIN_STEP)):
+                await self._release()
+
+    async def _wait_finished(self, pipeline: Pipeline | None, deadline: float | None) -> bool:
+        """Wait for the events open now, then for user coroutines; False if `deadline` came first."""
+        clock = self.settings.clock
+        reached: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def on_reached() -> None:
+            if not reached.done():
+                reached.set_result(None)
+
+        withdraw = self.ledger.barrier(on_reached)
+        if withdraw is not None:
+            if pipeline is not None:
+                pipeline.queue.kick()  # partial batches go now
+            try:
+                if deadline is None:
+                    await reached
+                elif not await wait_until(clock, deadline, reached):
+                    return False
+            finally:
+                withdraw()
+        return await self.user.wait(clock, deadline)
+
+    async def _abort(self, reason: DeliveryError, grace_end: float) -> None:
+        """A closing flush ran out of time: stop everything of ours and settle every open event."""
+        # Settle first, with no await in between: whatever runs later (callers released from the
+        # queue or the plugin stage, cancelled tasks winding down) finds its event already settled.
+        self.user.defer()
+        self._settler.fail_unsettled(reason)
+        tasks: list[asyncio.Task[Any]] = [*self._staging, *self.user.cancel()]
+        for task in self._staging:
+            task.cancel()
+        pipeline = self._pipeline
+        if pipeline is not None and pipeline.loop is asyncio.get_running_loop():
+            tasks.extend(pipeline.cancel())
+        loop = asyncio.get_running_loop()
+        if tasks:  # a cancelled task needs a loop step or two to wind down; user code may refuse
+            await asyncio.wait(tasks, timeout=max(grace_end - loop.time(), _MIN_STEP))
+        await self.user.run_deferred(max(grace_end - loop.time(), _MIN_STEP))
+
+    async def _release(self) -> None:
+        """Stop the OAuth token manager and close the HTTP session the library created."""
+        if self._tokens is not None:
+            await self._tokens.aclose()
+        if self._owned_http is not None:
+            await self._owned_http.aclose()
+
+    # -- reporting -----------------------------------------------------------------------------
+
+    def _user_failed(self, what: str, exc: BaseException, ctx: object) -> None:
+        """User code raised: log it once, and tell `error` handlers (unless they are what failed)."""
+        logger.error("analytics_async: %s raised %s", what, type(exc).__name__, exc_info=exc)
+        if what != HANDLER_OF.format("error"):
+            context = ctx if isinstance(ctx, Context) else None
+            self.emitter.emit("error", ErrorEvent("unknown", exc, context))
+
+    def stats(self) -> Stats:
+        """A frozen snapshot of the counters, with the pipeline's gauges."""
+        pipeline = self._pipeline
+        return self.counters.snapshot(
+            in_flight=pipeline.in_flight if pipeline else 0,
+            queue_depth=len(pipeline.queue) if pipeline else 0,
+        )
