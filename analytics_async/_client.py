@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Coroutine, Mapping
-from datetime import datetime
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
-from . import _message as msg
+from ._calls import Calls
 from ._clock import Clock, LoopClock
-from ._context import Callback, Context
 from ._http import HTTPClient
 from ._oauth import OAuthSettings
 from ._plugin import Plugin
@@ -19,16 +17,11 @@ from ._runtime import Runtime
 from ._settings import DEFAULT_MAX_IN_FLIGHT, QueueFullPolicy, Settings
 from ._stats import Stats
 from ._version import __version__
-from .errors import ValidationError
 
 __all__ = ["Analytics"]
 
-Timestamp = datetime | str | None
-Properties = Mapping[str, Any] | None
-Id = str | int | None
 
-
-class Analytics:
+class Analytics(Calls):
     """An asyncio-native Segment client. See the README and `docs/` for the full contract.
 
     Construction does no I/O and needs no running loop. Each call (`track`, ...) builds and validates
@@ -89,161 +82,6 @@ class Analytics:
         runtime = self._runtime
         state = "closed" if runtime.closed else "open"
         return f"<Analytics url={self._settings.url!r} {state} pending={len(runtime.ledger)}>"
-
-    # -- the six calls -------------------------------------------------------------------------
-
-    async def track(
-        self,
-        *,
-        event: str,
-        user_id: Id = None,
-        anonymous_id: Id = None,
-        properties: Properties = None,
-        context: Mapping[str, Any] | None = None,
-        timestamp: Timestamp = None,
-        integrations: Mapping[str, Any] | None = None,
-        message_id: str | None = None,
-        callback: Callback | None = None,
-    ) -> Context:
-        """Record that a user did `event`. Returns once the event is queued.
-
-        Raises:
-            ValidationError: an argument is invalid (`field` names it); nothing was queued.
-        """
-        fields = msg.track_fields(event, properties)
-        return await self._accept("track", fields, user_id, anonymous_id, context, timestamp,
-                                  integrations, message_id, callback)  # fmt: skip
-
-    async def identify(
-        self,
-        *,
-        user_id: Id = None,
-        anonymous_id: Id = None,
-        traits: Properties = None,
-        context: Mapping[str, Any] | None = None,
-        timestamp: Timestamp = None,
-        integrations: Mapping[str, Any] | None = None,
-        message_id: str | None = None,
-        callback: Callback | None = None,
-    ) -> Context:
-        """Tie a user to their traits. Returns once the event is queued.
-
-        Raises:
-            ValidationError: an argument is invalid (`field` names it); nothing was queued.
-        """
-        fields = msg.traits_fields(traits)
-        return await self._accept("identify", fields, user_id, anonymous_id, context, timestamp,
-                                  integrations, message_id, callback)  # fmt: skip
-
-    async def page(
-        self,
-        *,
-        user_id: Id = None,
-        anonymous_id: Id = None,
-        category: str | None = None,
-        name: str | None = None,
-        properties: Properties = None,
-        context: Mapping[str, Any] | None = None,
-        timestamp: Timestamp = None,
-        integrations: Mapping[str, Any] | None = None,
-        message_id: str | None = None,
-        callback: Callback | None = None,
-    ) -> Context:
-        """Record a page view; `category` is also copied into the properties. Returns once queued.
-
-        Raises:
-            ValidationError: an argument is invalid (`field` names it); nothing was queued.
-        """
-        fields = msg.page_fields(category, name, properties, category_in_properties=True)
-        return await self._accept("page", fields, user_id, anonymous_id, context, timestamp,
-                                  integrations, message_id, callback)  # fmt: skip
-
-    async def screen(
-        self,
-        *,
-        user_id: Id = None,
-        anonymous_id: Id = None,
-        category: str | None = None,
-        name: str | None = None,
-        properties: Properties = None,
-        context: Mapping[str, Any] | None = None,
-        timestamp: Timestamp = None,
-        integrations: Mapping[str, Any] | None = None,
-        message_id: str | None = None,
-        callback: Callback | None = None,
-    ) -> Context:
-        """Record a mobile screen view. Returns once the event is queued.
-
-        Raises:
-            ValidationError: an argument is invalid (`field` names it); nothing was queued.
-        """
-        fields = msg.page_fields(category, name, properties, category_in_properties=False)
-        return await self._accept("screen", fields, user_id, anonymous_id, context, timestamp,
-                                  integrations, message_id, callback)  # fmt: skip
-
-    async def group(
-        self,
-        *,
-        group_id: str | int,
-        user_id: Id = None,
-        anonymous_id: Id = None,
-        traits: Properties = None,
-        context: Mapping[str, Any] | None = None,
-        timestamp: Timestamp = None,
-        integrations: Mapping[str, Any] | None = None,
-        message_id: str | None = None,
-        callback: Callback | None = None,
-    ) -> Context:
-        """Associate a user with group `group_id`. Returns once the event is queued.
-
-        Raises:
-            ValidationError: an argument is invalid (`field` names it); nothing was queued.
-        """
-        fields = msg.group_fields(group_id, traits)
-        return await self._accept("group", fields, user_id, anonymous_id, context, timestamp,
-                                  integrations, message_id, callback)  # fmt: skip
-
-    async def alias(
-        self,
-        *,
-        user_id: str | int,
-        previous_id: str | int,
-        context: Mapping[str, Any] | None = None,
-        timestamp: Timestamp = None,
-        integrations: Mapping[str, Any] | None = None,
-        message_id: str | None = None,
-        callback: Callback | None = None,
-    ) -> Context:
-        """Tell Segment that `previous_id` and `user_id` are the same user. Returns once queued.
-
-        Raises:
-            ValidationError: an argument is invalid (`field` names it); nothing was queued.
-        """
-        fields = msg.alias_fields(previous_id)
-        return await self._accept("alias", fields, user_id, None, context, timestamp,
-                                  integrations, message_id, callback, alias=True)  # fmt: skip
-
-    def _accept(  # noqa: PLR0917 - internal; mirrors the keyword-only public calls
-        self,
-        type_: str,
-        fields: dict[str, Any],
-        user_id: object,
-        anonymous_id: object,
-        context: object,
-        timestamp: object,
-        integrations: object,
-        message_id: object,
-        callback: Callback | None,
-        *,
-        alias: bool = False,
-    ) -> Coroutine[Any, Any, Context]:
-        """Build and validate the message (raising here, at the call), then hand it to the runtime."""
-        if callback is not None and not callable(callback):
-            raise ValidationError("callback", f"must be callable, not {type(callback).__name__}")
-        message = msg.build(type_, fields, user_id=user_id, anonymous_id=anonymous_id,
-                            context=context, timestamp=timestamp, integrations=integrations,
-                            message_id=message_id, require_both_ids=alias)  # fmt: skip
-        return self._runtime.accept(message, callback)
 
     # -- plugins -------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "LoopClock", "TimerHandle", "sleep", "wait_until"]
+__all__ = ["Clock", "LoopClock", "TimerHandle", "sleep", "wait_until", "wake"]
 
 
 @runtime_checkable
@@ -44,7 +44,8 @@ class LoopClock:
         return asyncio.get_running_loop().call_at(when, callback)
 
 
-def _wake(fut: asyncio.Future[None]) -> None:
+def wake(fut: asyncio.Future[None]) -> None:
+    """Resolve `fut` unless it is done already."""
     if not fut.done():
         fut.set_result(None)
 
@@ -69,7 +70,7 @@ async def wait_until(clock: Clock, deadline: float, fut: asyncio.Future[None]) -
     def on_deadline() -> None:
         nonlocal fired
         fired = not fut.done()
-        _wake(fut)
+        wake(fut)
 
     handle = clock.call_at(deadline, on_deadline)
     try:

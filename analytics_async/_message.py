@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
-from ._json import iso_utc
+from ._batch import MAX_EVENT_BYTES
+from ._json import dumps, iso_utc
 from ._version import __version__
-from .errors import ValidationError
+from .errors import EventTooLargeError, ValidationError
 
-__all__ = ["LIBRARY_NAME", "Message", "build"]
+__all__ = ["LIBRARY_NAME", "Message", "build", "serialize"]
 
 Message = dict[str, Any]
 
@@ -142,6 +143,14 @@ def build(
         "pythonImplementation": _PYTHON_IMPLEMENTATION,
     }
     return message
+
+
+def serialize(message: dict[str, Any]) -> bytes:
+    """The event's JSON, or ValidationError / EventTooLargeError raised at the call."""
+    payload = dumps(message)
+    if len(payload) > MAX_EVENT_BYTES:
+        raise EventTooLargeError(len(payload), MAX_EVENT_BYTES)
+    return payload
 
 
 def track_fields(event: object, properties: object) -> dict[str, Any]:

@@ -15,15 +15,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from functools import partial
 from typing import Any, Final
 
 from ._aiohttp import AiohttpClient
-from ._batch import MAX_EVENT_BYTES
-from ._clock import wait_until
+from ._clock import wait_until, wake
 from ._context import Callback, Context, Envelope, context_of_payload, is_settled
 from ._events import HANDLER_OF, Emitter, ErrorEvent, FlushEvent
-from ._json import dumps
 from ._ledger import Ledger
+from ._message import serialize
 from ._oauth import TokenManager
 from ._oauth import validate as validate_oauth
 from ._pipeline import Pipeline
@@ -31,14 +31,13 @@ from ._plugin import SEGMENT_IO, sends_to_segment
 from ._sender import Sender
 from ._settings import Settings
 from ._settle import Settler
-from ._stage import BeforeFailed, PluginStage
+from ._stage import PluginStage
 from ._stats import Counters, Stats
 from ._user import UserWork
 from .errors import (
     AnalyticsError,
     ClosedError,
     DeliveryError,
-    EventTooLargeError,
     FlushTimeoutError,
     QueueFullError,
 )
@@ -56,14 +55,6 @@ trivial sync one, 2.5 us with a coroutine one; benchmarks/bench_close_deadline.p
 starts failing events this much before its deadline, so that it still returns on time."""
 _MIN_STEP: Final = 0.005
 """Real seconds any wind-down step gets even when the grace is used up."""
-
-
-def serialize(message: dict[str, Any]) -> bytes:
-    """The event's JSON, or ValidationError / EventTooLargeError raised at the call."""
-    payload = dumps(message)
-    if len(payload) > MAX_EVENT_BYTES:
-        raise EventTooLargeError(len(payload), MAX_EVENT_BYTES)
-    return payload
 
 
 class Runtime:
@@ -86,7 +77,6 @@ class Runtime:
             self._tokens = TokenManager(oauth, key, oauth.http_client or http, settings.clock, retries)
         self._sender = Sender(settings, http, self.emitter, self.counters, self._tokens)
         self._pipeline: Pipeline | None = None
-        self._staging: set[asyncio.Task[Context]] = set()
         self.closed = False
 
     # -- accepting -----------------------------------------------------------------------------
@@ -127,9 +117,7 @@ class Runtime:
         """Before and enrichment plugins run in a task of ours, so a closing deadline can end them."""
         envelope = Envelope(Context(message), b"", callback, message["type"])
         self._open(envelope)  # a flush waits for events inside plugins
-        task = asyncio.ensure_future(self.stage.enter(envelope.ctx))
-        self._staging.add(task)
-        task.add_done_callback(self._staging.discard)
+        task = self.stage.start(envelope.ctx)
         try:
             await asyncio.wait([task])
         except BaseException:
@@ -138,11 +126,8 @@ class Runtime:
             raise
         if is_settled(envelope.ctx):
             return envelope.ctx  # a closing flush ran out of time while the plugins ran
-        if task.cancelled() or task.exception() is not None:
-            exc = DeliveryError("the plugin stage was cancelled") if task.cancelled() else task.exception()
-            reason = exc.reason if isinstance(exc, BeforeFailed) else exc
-            assert reason is not None
-            self._settler.failed((envelope,), reason)
+        if (failure := self.stage.failure(task)) is not None:
+            self._settler.failed((envelope,), failure)
             return envelope.ctx
         ctx = envelope.ctx = task.result()
         try:
@@ -212,20 +197,9 @@ class Runtime:
         return pipeline
 
     def _carry_over(self, pipeline: Pipeline) -> None:
-        """Queue again the events an ended loop left unsent; settle what cannot move."""
+        """Queue again the events an ended loop left unsent (what cannot move is settled)."""
         self.ledger.forget_barriers()
-        carried, stuck, cut = [], [], []
-        for envelope in self.ledger.unfinished():
-            envelope.work = None  # destination tasks of the old loop cannot be awaited here
-            if is_settled(envelope.ctx):
-                cut.append(envelope)  # its report was cut short with the old loop
-            elif envelope.payload:
-                carried.append(envelope)
-            else:
-                stuck.append(envelope)  # was inside the plugins when the loop ended
-        self.ledger.finish(cut)
-        self._settler.failed(stuck, DeliveryError("the event loop ended while plugins ran for the event"))
-        if carried:
+        if carried := self._settler.after_loop_ended():
             logger.warning(
                 "analytics_async: %d events from an event loop that ended before they were delivered "
                 "are sent from the new loop; await analytics.flush() before a loop ends to deliver "
@@ -273,12 +247,7 @@ class Runtime:
         """Wait for the events open now, then for user coroutines; False if `deadline` came first."""
         clock = self.settings.clock
         reached: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-        def on_reached() -> None:
-            if not reached.done():
-                reached.set_result(None)
-
-        withdraw = self.ledger.barrier(on_reached)
+        withdraw = self.ledger.barrier(partial(wake, reached))
         if withdraw is not None:
             if pipeline is not None:
                 pipeline.queue.kick()  # partial batches go now
@@ -297,9 +266,7 @@ class Runtime:
         # queue or the plugin stage, cancelled tasks winding down) finds its event already settled.
         self.user.defer()
         self._settler.fail_unsettled(reason)
-        tasks: list[asyncio.Task[Any]] = [*self._staging, *self.user.cancel()]
-        for task in self._staging:
-            task.cancel()
+        tasks: list[asyncio.Task[Any]] = [*self.stage.cancel(), *self.user.cancel()]
         pipeline = self._pipeline
         if pipeline is not None and pipeline.loop is asyncio.get_running_loop():
             tasks.extend(pipeline.cancel())

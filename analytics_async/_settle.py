@@ -17,11 +17,12 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
 from typing import Final
 
-from ._context import Context, Envelope, FailedDelivery, settle
+from ._context import Context, Envelope, FailedDelivery, is_settled, settle
 from ._events import Emitter, ErrorEvent
 from ._ledger import Ledger
 from ._stats import Counters
 from ._user import FAILED, UserWork
+from .errors import DeliveryError
 
 __all__ = ["CALLBACK_TIMEOUT", "Settler"]
 
@@ -75,6 +76,26 @@ class Settler:
         finally:
             if collecting:
                 gc.enable()
+
+    def after_loop_ended(self) -> list[Envelope]:
+        """Settle what the event loop that just ended left and cannot move; return what can.
+
+        Unsettled events that reached the queue are returned, to be sent from the new loop. Events
+        that were inside the plugin stage fail (their call ended with the loop); events whose report
+        was cut short with the loop are finished as they are.
+        """
+        movable, stuck, cut = [], [], []
+        for envelope in self._ledger.unfinished():
+            envelope.work = None  # destination tasks of the old loop cannot be awaited here
+            if is_settled(envelope.ctx):
+                cut.append(envelope)
+            elif envelope.payload:
+                movable.append(envelope)
+            else:
+                stuck.append(envelope)
+        self._ledger.finish(cut)
+        self.failed(stuck, DeliveryError("the event loop ended while plugins ran for the event"))
+        return movable
 
     def _settle(self, envelopes: Iterable[Envelope], reason: BaseException | None, *, dropped: bool) -> None:
         """Settle; events without plugin work are counted, announced and finished in one pass each."""

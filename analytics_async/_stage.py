@@ -20,6 +20,7 @@ import attrs
 from ._context import Context
 from ._plugin import PLUGIN_TYPES, SEGMENT_IO, Plugin, PluginType, maybe_await, routed, sends_to_segment
 from ._user import UserWork, is_our_cancellation
+from .errors import DeliveryError
 
 __all__ = ["BeforeFailed", "PluginStage"]
 
@@ -61,6 +62,7 @@ class PluginStage:
         self._emit = emit
         self._plugins: list[Plugin] = [_SegmentIO()]
         self._registering: set[asyncio.Future[None]] = set()
+        self._entering: set[asyncio.Task[Context]] = set()
         self.active = False
         """True when events must pass the stage: a user plugin is registered or a registration runs."""
 
@@ -135,6 +137,29 @@ class PluginStage:
         self._emit("deregister", list(names))
 
     # -- the stages ----------------------------------------------------------------------------
+
+    def start(self, ctx: Context) -> asyncio.Task[Context]:
+        """Run `enter(ctx)` in a task of ours, so that a closing deadline can end it (`cancel`)."""
+        task = asyncio.ensure_future(self.enter(ctx))
+        self._entering.add(task)
+        task.add_done_callback(self._entering.discard)
+        return task
+
+    def cancel(self) -> list[asyncio.Task[Context]]:
+        """Cancel the `start`ed stages of this loop; return their tasks (to wait for)."""
+        loop = asyncio.get_running_loop()
+        mine = [t for t in self._entering if t.get_loop() is loop]
+        for task in mine:
+            task.cancel()
+        return mine
+
+    @staticmethod
+    def failure(task: asyncio.Task[Context]) -> BaseException | None:
+        """Why a finished `start`ed stage fails its event, or None when it returned the Context to send."""
+        if task.cancelled():
+            return DeliveryError("the plugin stage was cancelled")
+        exc = task.exception()
+        return exc.reason if isinstance(exc, BeforeFailed) else exc
 
     async def enter(self, ctx: Context) -> Context:
         """Wait for registrations in flight, run `before` then `enrichment`; return the Context to send.
