@@ -16,9 +16,12 @@ import attrs
 from .errors import DeliveryError, HTTPStatusError, RateLimitExceededError, TransportError
 
 __all__ = [
+    "Answer",
+    "Attempts",
     "Decision",
     "Outcome",
     "RateLimitGate",
+    "RetryBudget",
     "backoff",
     "classify",
     "decide",
@@ -108,52 +111,71 @@ def status_error(status: int, reason: str, location: str | None = None) -> HTTPS
     return HTTPStatusError(status, reason, detail)
 
 
-def decide(
-    outcome: Outcome,
-    *,
-    reason: str = "",
-    retry_after: float | None = None,
-    retries_done: int,
-    attempts: int,
-    backoff_elapsed: float = 0.0,
-    max_retries: int,
-    max_backoff_duration: float = math.inf,
-    random: float,
-    oauth: bool = False,
-    location: str | None = None,
-) -> Decision:
-    """Decide what follows an attempt.
+@attrs.frozen
+class Answer:
+    """What one attempt produced: a status (with the headers that matter), or a transport failure."""
 
-    Args:
-        outcome: the status, or the transport failure.
-        reason: the status's reason phrase.
-        retry_after: the parsed `Retry-After` of the answer (see `parse_retry_after`).
-        retries_done: counted retries the batch already made.
-        attempts: HTTP attempts the batch made, this one included.
-        backoff_elapsed: seconds since the batch's first counted failure (0 if this is the first).
-        max_retries: the counted-retry budget.
-        max_backoff_duration: seconds a batch may spend in counted retries.
-        random: a number in [0, 1) for the backoff jitter.
-        oauth: whether OAuth is on (511 is then retried).
-        location: the `Location` header of a redirect.
+    outcome: Outcome
+    reason: str = ""
+    """The status's reason phrase."""
+    retry_after: float | None = None
+    """The parsed `Retry-After` (see `parse_retry_after`)."""
+    location: str | None = None
+    """The `Location` of a redirect."""
+
+
+@attrs.frozen
+class RetryBudget:
+    """How far one batch may go, from the settings."""
+
+    max_retries: int
+    """Counted retries allowed (attempts = max_retries + 1, plus uncounted 429 waits)."""
+    max_backoff_duration: float = math.inf
+    """Seconds a batch may spend in counted retries, from its first counted failure."""
+    oauth: bool = False
+    """Whether OAuth is on (a 511 is then retried)."""
+
+
+@attrs.define
+class Attempts:
+    """One batch's history: attempts made, counted retries, when the first counted failure came."""
+
+    made: int = 0
+    retries: int = 0
+    first_failure: float | None = None
+
+    def record(self, decision: Decision, now: float) -> None:
+        """Count a retry `decision` taken at `now` (clock seconds)."""
+        if decision.counted:
+            self.retries += 1
+            if self.first_failure is None:
+                self.first_failure = now
+
+
+def decide(answer: Answer, attempts: Attempts, budget: RetryBudget, *, now: float, random: float) -> Decision:
+    """Decide what follows the attempt that produced `answer` (already counted in `attempts.made`).
+
+    `now` is the clock time (for the backoff budget); `random` in [0, 1) is the backoff jitter.
     """
+    outcome = answer.outcome
     if isinstance(outcome, TransportError):
         error: DeliveryError = outcome
     else:
-        verdict = classify(outcome, oauth=oauth)
+        verdict = classify(outcome, oauth=budget.oauth)
         if verdict:
             return DELIVERED
-        error = status_error(outcome, reason, location)
+        error = status_error(outcome, answer.reason, answer.location)
         if verdict is False:
             return Decision(error=error)
-    rate_limited = outcome == 429 and retry_after is not None
-    if not rate_limited and (backoff_elapsed > max_backoff_duration or retries_done >= max_retries):
-        return Decision(error=error)
-    if attempts > max_retries + EXTRA_ATTEMPTS:
+    rate_limited = outcome == 429 and answer.retry_after is not None
+    backoff_elapsed = 0.0 if attempts.first_failure is None else now - attempts.first_failure
+    out_of_budget = backoff_elapsed > budget.max_backoff_duration or attempts.retries >= budget.max_retries
+    if (out_of_budget and not rate_limited) or attempts.made > budget.max_retries + EXTRA_ATTEMPTS:
         return Decision(error=error)
     if rate_limited:
-        return Decision(delay=0.0, error=error, rate_limit=max(retry_after or 0.0, MIN_RATE_LIMIT_WAIT))
-    return Decision(delay=backoff(retries_done + 1, random), error=error, counted=True)
+        wait = max(answer.retry_after or 0.0, MIN_RATE_LIMIT_WAIT)
+        return Decision(delay=0.0, error=error, rate_limit=wait)
+    return Decision(delay=backoff(attempts.retries + 1, random), error=error, counted=True)
 
 
 class RateLimitGate:

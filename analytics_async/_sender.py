@@ -19,7 +19,7 @@ from typing import Final
 from . import _retry
 from ._clock import sleep
 from ._events import Emitter, HTTPRequestEvent, HTTPResponseEvent
-from ._http import HTTPClient, HTTPRequest, HTTPResponse, redact_headers
+from ._http import HTTPClient, HTTPRequest, redact_headers
 from ._message import now_iso
 from ._oauth import TokenManager
 from ._settings import Settings
@@ -57,6 +57,9 @@ class Sender:
         self._random = random_source
         self._tokens = tokens
         self.gate = _retry.RateLimitGate()
+        self._budget = _retry.RetryBudget(
+            settings.max_retries, settings.max_total_backoff_duration, oauth=tokens is not None
+        )
         self._key_json = json.dumps(settings.write_key).encode()
         token = base64.b64encode(f"{settings.write_key}:".encode()).decode()
         self._headers: Final = {
@@ -78,10 +81,9 @@ class Sender:
         Cancellation (a closing flush out of time) propagates at once, from an attempt, a backoff
         sleep or the rate-limit gate.
         """
-        settings, clock = self._settings, self._settings.clock
+        clock = self._settings.clock
         events = b'{"batch":[' + b",".join(payloads) + b'],"writeKey":'
-        retries = attempts = 0
-        first_failure: float | None = None
+        attempts = _retry.Attempts()
         while True:
             try:
                 await self._pass_gate()
@@ -95,39 +97,27 @@ class Sender:
                 except AuthError as exc:  # the token manager already retried as far as it may
                     self._counters.batches_sent += 1
                     return exc
-            attempts += 1
-            outcome, response = await self._attempt(self._request(events, attempts, authorization))
-            if self._tokens is not None and outcome in _TOKEN_REFUSED:
+            attempts.made += 1
+            answer = await self._attempt(self._request(events, attempts.made, authorization))
+            if self._tokens is not None and answer.outcome in _TOKEN_REFUSED:
                 self._tokens.clear()
             now = clock.time()
-            decision = _retry.decide(
-                outcome,
-                reason=response.reason if response else "",
-                retry_after=_retry.parse_retry_after(response.headers.get("Retry-After"), time.time())
-                if response is not None and outcome == 429
-                else None,
-                retries_done=retries,
-                attempts=attempts,
-                backoff_elapsed=0.0 if first_failure is None else now - first_failure,
-                max_retries=settings.max_retries,
-                max_backoff_duration=settings.max_total_backoff_duration,
-                random=self._random(),
-                oauth=self._tokens is not None,
-                location=response.headers.get("Location") if response else None,
-            )
+            decision = _retry.decide(answer, attempts, self._budget, now=now, random=self._random())
             if decision.delivered:
                 self.gate.clear()
             if decision.delay is None:
                 self._counters.batches_sent += 1
                 return decision.error
             self._counters.retries += 1
+            attempts.record(decision, now)
             if decision.rate_limit is not None:
                 self.gate.limit(now, decision.rate_limit)
             if decision.counted:
-                retries += 1
-                first_failure = now if first_failure is None else first_failure
                 logger.debug(
-                    "analytics_async: retry %d in %.2fs after %s", retries, decision.delay, decision.error
+                    "analytics_async: retry %d in %.2fs after %s",
+                    attempts.retries,
+                    decision.delay,
+                    decision.error,
                 )
                 await sleep(clock, decision.delay)
 
@@ -158,24 +148,28 @@ class Sender:
             body = gzip.compress(body, compresslevel=6)
         return HTTPRequest(settings.url, "POST", headers, body, settings.http_request_timeout)
 
-    async def _attempt(self, request: HTTPRequest) -> tuple[_retry.Outcome, HTTPResponse | None]:
+    async def _attempt(self, request: HTTPRequest) -> _retry.Answer:
         """One HTTP attempt, bounded by the request timeout whatever the client does."""
         try:
             async with asyncio.timeout(request.timeout):
                 response = await self._http.send(request)
         except TransportError as exc:
-            return exc, None
+            return _retry.Answer(exc)
         except TimeoutError:
-            return TransportError(f"no response within {request.timeout:g} s"), None
+            return _retry.Answer(TransportError(f"no response within {request.timeout:g} s"))
         except BaseException as exc:  # a custom HTTPClient may raise anything: no answer came
             if is_our_cancellation(exc):
                 raise
             error = TransportError(f"{type(exc).__name__}: {exc}")
             error.__cause__ = exc
-            return error, None
+            return _retry.Answer(error)
         if self._emitter.listens("http_response"):
             self._emitter.emit(
                 "http_response",
                 HTTPResponseEvent(request.url, response.status, redact_headers(response.headers)),
             )
-        return response.status, response
+        headers = response.headers
+        retry_after = None
+        if response.status == 429:
+            retry_after = _retry.parse_retry_after(headers.get("Retry-After"), time.time())
+        return _retry.Answer(response.status, response.reason, retry_after, headers.get("Location"))

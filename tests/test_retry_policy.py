@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from analytics_async import HTTPStatusError, RateLimitExceededError, TransportError
-from analytics_async._retry import RateLimitGate, backoff, classify, decide, parse_retry_after
+from analytics_async._retry import (
+    Answer,
+    Attempts,
+    Decision,
+    Outcome,
+    RateLimitGate,
+    RetryBudget,
+    backoff,
+    classify,
+    decide,
+    parse_retry_after,
+)
 
 SUCCESS = [200, 201, 204, 299, 300, 304, 399]
 FINAL = [301, 302, 303, 307, 308, 400, 401, 403, 404, 413, 415, 422, 501, 505, 511]
@@ -45,14 +58,37 @@ def test_backoff_table(retry: int, low: float, high: float) -> None:
     assert low <= backoff(retry, 0.999999) <= high
 
 
+def _decide(
+    outcome: Outcome,
+    *,
+    made: int,
+    retries: int,
+    max_retries: int,
+    reason: str = "",
+    retry_after: float | None = None,
+    location: str | None = None,
+    failed_for: float | None = None,
+    max_backoff: float = math.inf,
+) -> Decision:
+    """`decide` at clock time 100 for a batch that has made `made` attempts and `retries` retries."""
+    first = None if failed_for is None else 100.0 - failed_for
+    return decide(
+        Answer(outcome, reason, retry_after, location),
+        Attempts(made, retries, first),
+        RetryBudget(max_retries, max_backoff),
+        now=100.0,
+        random=0.0,
+    )
+
+
 def test_decide_success() -> None:
     """A 200 is delivered whatever the budget."""
-    assert decide(200, retries_done=10, attempts=40, max_retries=0, random=0.5).delivered
+    assert _decide(200, made=40, retries=10, max_retries=0).delivered
 
 
 def test_decide_final_status_gives_up_at_once() -> None:
     """A final status fails without a retry, with an HTTPStatusError carrying status and reason."""
-    decision = decide(404, reason="Not Found", retries_done=0, attempts=1, max_retries=10, random=0.5)
+    decision = _decide(404, reason="Not Found", made=1, retries=0, max_retries=10)
     assert decision.delay is None
     assert isinstance(decision.error, HTTPStatusError)
     assert str(decision.error) == "[404] Not Found"
@@ -60,73 +96,66 @@ def test_decide_final_status_gives_up_at_once() -> None:
 
 def test_decide_retries_until_budget() -> None:
     """max_retries counted retries are allowed, so attempts = max_retries + 1."""
-    first = decide(503, reason="Service Unavailable", retries_done=0, attempts=1, max_retries=2, random=0.0)
+    first = _decide(503, reason="Service Unavailable", made=1, retries=0, max_retries=2)
     assert (first.delay, first.counted) == (1.0, True)
-    second = decide(503, reason="Service Unavailable", retries_done=1, attempts=2, max_retries=2, random=0.0)
-    assert second.delay == 2.0
-    last = decide(503, reason="Service Unavailable", retries_done=2, attempts=3, max_retries=2, random=0.0)
+    assert _decide(503, reason="Service Unavailable", made=2, retries=1, max_retries=2).delay == 2.0
+    last = _decide(503, reason="Service Unavailable", made=3, retries=2, max_retries=2)
     assert last.delay is None
     assert str(last.error) == "[503] Service Unavailable"
+
+
+def test_attempts_record_counted_retries_only() -> None:
+    """A counted retry moves the retry count and starts the backoff clock once; a 429 wait does not."""
+    attempts = Attempts(made=1)
+    attempts.record(Decision(delay=0.0, rate_limit=5.0), now=10.0)
+    assert (attempts.retries, attempts.first_failure) == (0, None)
+    attempts.record(Decision(delay=1.0, counted=True), now=11.0)
+    attempts.record(Decision(delay=2.0, counted=True), now=13.0)
+    assert (attempts.retries, attempts.first_failure) == (2, 11.0)
 
 
 def test_decide_transport_error_is_retried() -> None:
     """A transport failure is a counted retry, and the final reason once the budget is spent."""
     error = TransportError("reset")
-    assert decide(error, retries_done=0, attempts=1, max_retries=1, random=0.0).delay == 1.0
-    assert decide(error, retries_done=1, attempts=2, max_retries=1, random=0.0).error is error
+    assert _decide(error, made=1, retries=0, max_retries=1).delay == 1.0
+    assert _decide(error, made=2, retries=1, max_retries=1).error is error
 
 
 def test_redirect_names_location() -> None:
-    """A redirect's failure says where it pointed and that it was not followed."""
-    decision = decide(
-        302, reason="Found", retries_done=0, attempts=1, max_retries=3, random=0.0, location="http://x/y"
-    )
+    """A redirect is final and its reason names where it pointed."""
+    decision = _decide(302, reason="Found", made=1, retries=0, max_retries=3, location="http://x/y")
     assert "http://x/y" in str(decision.error)
+    assert decision.delay is None
 
 
 def test_429_with_retry_after_is_uncounted() -> None:
-    """A 429 with Retry-After retries without backoff or budget, waiting at least 1 s at the gate."""
-    decision = decide(429, retry_after=0.0, retries_done=0, attempts=1, max_retries=0, random=0.0)
+    """A 429 with Retry-After waits at least 1 s through the shared gate, not the retry budget."""
+    decision = _decide(429, retry_after=0.0, made=1, retries=0, max_retries=0)
     assert (decision.delay, decision.counted, decision.rate_limit) == (0.0, False, 1.0)
-    assert (
-        decide(429, retry_after=7.0, retries_done=5, attempts=6, max_retries=0, random=0.0).rate_limit == 7.0
-    )
+    assert _decide(429, retry_after=7.0, made=6, retries=5, max_retries=0).rate_limit == 7.0
 
 
 def test_429_without_retry_after_is_counted() -> None:
-    """A 429 without a usable Retry-After is an ordinary counted backoff retry."""
-    decision = decide(429, reason="Too Many Requests", retries_done=0, attempts=1, max_retries=1, random=0.0)
+    """A 429 without a usable Retry-After is an ordinary counted retry."""
+    decision = _decide(429, reason="Too Many Requests", made=1, retries=0, max_retries=1)
     assert (decision.delay, decision.counted, decision.rate_limit) == (1.0, True, None)
-    assert decide(429, retries_done=1, attempts=2, max_retries=1, random=0.0).delay is None
+    assert _decide(429, made=2, retries=1, max_retries=1).delay is None
 
 
 def test_attempt_cap() -> None:
     """No batch makes more than max_retries + 21 attempts, rate-limited ones included."""
-    assert decide(429, retry_after=0.0, retries_done=0, attempts=20, max_retries=0, random=0.0).delay == 0.0
-    capped = decide(
-        429,
-        reason="Too Many Requests",
-        retry_after=0.0,
-        retries_done=0,
-        attempts=21,
-        max_retries=0,
-        random=0.0,
-    )
+    assert _decide(429, retry_after=0.0, made=20, retries=0, max_retries=0).delay == 0.0
+    capped = _decide(429, reason="Too Many Requests", retry_after=0.0, made=21, retries=0, max_retries=0)
     assert capped.delay is None
     assert str(capped.error) == "[429] Too Many Requests"
 
 
 def test_total_backoff_duration_budget() -> None:
     """Counted retries stop once more than max_total_backoff_duration passed since the first failure."""
-    kwargs = {
-        "retries_done": 3,
-        "attempts": 4,
-        "max_retries": 10,
-        "random": 0.0,
-        "max_backoff_duration": 10.0,
-    }
-    assert decide(500, backoff_elapsed=10.0, **kwargs).delay == 8.0  # type: ignore[arg-type]
-    assert decide(500, backoff_elapsed=10.01, **kwargs).delay is None  # type: ignore[arg-type]
+    on_time = _decide(500, made=4, retries=3, max_retries=10, failed_for=10.0, max_backoff=10.0)
+    assert on_time.delay == 8.0
+    late = _decide(500, made=4, retries=3, max_retries=10, failed_for=10.01, max_backoff=10.0)
+    assert late.delay is None
 
 
 @pytest.mark.parametrize(
