@@ -2,7 +2,8 @@
 
 - `RecordingClient`: an HTTPClient that keeps every request in memory and answers 200.
 - `ScriptedClient`: the same, answering a scripted sequence of statuses, delays and failures.
-- `FakeClock`: time that moves only when the test says (`Analytics(clock=...)`).
+- `FakeClock`: time that moves only when the test says (`Analytics(clock=...)`); `idle()` lets the
+  event loop run until nothing is ready, so "nothing happened yet" can be asserted decisively.
 - `SegmentSink`: a local Segment-compatible server on 127.0.0.1, with fault injection.
 - `analytics_async.pytest_plugin`: `analytics` and `analytics_recorder` fixtures (opt in with
   `pytest_plugins = ["analytics_async.pytest_plugin"]`).
@@ -24,12 +25,13 @@ async with SegmentSink() as sink:
 from __future__ import annotations
 
 import asyncio
+import collections
 import gzip
 import heapq
 import itertools
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -46,6 +48,7 @@ __all__ = [
     "ScriptedClient",
     "SegmentSink",
     "Step",
+    "idle",
 ]
 
 
@@ -167,20 +170,48 @@ class FakeClock:
         return sorted(when for when, _, timer in self._timers if not timer.cancelled)
 
     async def advance(self, seconds: float) -> None:
-        """Move time forward by `seconds`, running every timer that falls due on the way."""
+        """Move time forward by `seconds`, running every timer that falls due on the way.
+
+        Before time moves and after each timer, the event loop runs until it is idle (see `idle`), so
+        whatever a timer wakes (a batch send, a retry, a request to a local server) has happened, and
+        has scheduled its next timer, before the next one is considered.
+        """
         target = self._now + seconds
-        await _settle_loop()
+        await idle()
         while self._timers and self._timers[0][0] <= target:
             when, _, timer = heapq.heappop(self._timers)
             if timer.cancelled:
                 continue
             self._now = max(self._now, when)
             timer.callback()
-            await _settle_loop()
+            await idle()
         self._now = target
-        await _settle_loop()
+        await idle()
 
 
-async def _settle_loop(steps: int = 5) -> None:
-    for _ in range(steps):
+_IDLE_STREAK: Final = 3
+"""Consecutive loop passes with nothing ready that count as idle (a loopback reply lands in one)."""
+_MAX_PASSES: Final = 100_000
+_FIXED_PASSES: Final = 50
+
+
+async def idle() -> None:
+    """Let the running event loop work until nothing is ready to run.
+
+    Nothing ready means every task waits for a timer, a future or I/O that has not come. I/O on
+    127.0.0.1 arrives within a loop pass, so requests to a local server (SegmentSink) complete first.
+    On a loop that does not expose its ready queue (uvloop), a fixed number of passes is run instead.
+    """
+    loop = asyncio.get_running_loop()
+    ready = getattr(loop, "_ready", None)  # CPython's BaseEventLoop: the callbacks due this pass
+    if not isinstance(ready, collections.deque):
+        for _ in range(_FIXED_PASSES):
+            await asyncio.sleep(0)
+        return
+    streak = 0
+    for _ in range(_MAX_PASSES):
         await asyncio.sleep(0)
+        streak = streak + 1 if not ready else 0
+        if streak >= _IDLE_STREAK:
+            return
+    raise RuntimeError(f"the event loop did not become idle within {_MAX_PASSES} passes (a busy loop?)")

@@ -39,7 +39,7 @@ async def test_concurrent_flushes_each_wait(make_analytics: MakeAnalytics, sink:
     """Concurrent flush() calls all return after what was queued before them has settled."""
 
     async def slow(request: web.Request, n: int) -> None:
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.005)
 
     sink.responder = slow
     analytics = make_analytics(flush_at=2)
@@ -54,7 +54,7 @@ async def test_flush_waits_for_async_callbacks(make_analytics: MakeAnalytics, si
     done: list[str] = []
 
     async def callback(err: BaseException | None, ctx: Context) -> None:
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.005)
         done.append(ctx.event["event"])
 
     analytics = make_analytics()
@@ -152,7 +152,7 @@ async def test_close_is_idempotent_and_closes_while_flushing(
     """close=True closes even while another flush runs; repeated closes are harmless."""
 
     async def slow(request: web.Request, n: int) -> None:
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.005)
 
     sink.responder = slow
     analytics = make_analytics()

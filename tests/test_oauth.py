@@ -26,7 +26,7 @@ from analytics_async import (
     HTTPRequestEvent,
     OAuthSettings,
 )
-from analytics_async.testing import FakeClock, SegmentSink
+from analytics_async.testing import FakeClock, SegmentSink, idle
 
 from .helpers import drive, eventually, our_tasks, statuses
 
@@ -146,7 +146,7 @@ async def test_concurrent_batches_share_one_token_request(
     for _ in range(5):
         await analytics.track(event="E", user_id="u")
     await eventually(lambda: len(tokens.forms) == 1)
-    await asyncio.sleep(0.02)
+    await idle()  # a second token request now would have arrived
     release.set()
     await analytics.flush(close=True)
     assert len(tokens.forms) == 1
@@ -179,8 +179,7 @@ async def test_token_429_waits_retry_after(
     ctx = await analytics.track(event="E", user_id="u")
     flushing = asyncio.ensure_future(analytics.flush())
     await eventually(lambda: len(tokens.forms) == 1)
-    await clock.advance(2.9)
-    await asyncio.sleep(0.02)
+    await clock.advance(2.9)  # runs the loop until idle: a token request now would have arrived
     assert len(tokens.forms) == 1
     await clock.advance(0.1)
     await drive(clock, flushing)

@@ -17,7 +17,7 @@ from analytics_async import (
     PluginType,
     SimplePlugin,
 )
-from analytics_async.testing import SegmentSink
+from analytics_async.testing import SegmentSink, idle
 
 from .conftest import MakeAnalytics
 
@@ -185,7 +185,7 @@ async def test_destinations_run_concurrently(make_analytics: MakeAnalytics) -> N
         nonlocal running, peak
         running += 1
         peak = max(peak, running)
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.005)
         running -= 1
 
     analytics = make_analytics()
@@ -200,7 +200,7 @@ async def test_flush_waits_for_destination_and_after_plugins(make_analytics: Mak
     done: list[str] = []
 
     async def slow(ctx: Context) -> None:
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.005)
         done.append(ctx.event["type"])
 
     analytics = make_analytics()
@@ -355,7 +355,7 @@ async def test_delivery_waits_for_a_registration_in_flight(
     )
     await asyncio.sleep(0)
     tracking = asyncio.create_task(analytics.track(event="E", user_id="u"))
-    await asyncio.sleep(0.01)
+    await idle()
     assert not tracking.done()
     release.set()
     await registering

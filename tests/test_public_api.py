@@ -65,7 +65,7 @@ def test_public_submodules_are_pinned() -> None:
     """testing and frameworks export exactly their documented helpers."""
     assert sorted(testing.__all__) == [
         "FakeClock", "Faults", "ReceivedBatch", "RecordingClient", "Responder", "ScriptedClient",
-        "SegmentSink", "Step",
+        "SegmentSink", "Step", "idle",
     ]  # fmt: skip
     assert sorted(frameworks.__all__) == [
         "ANALYTICS_KEY", "get_analytics", "lambda_handler", "lifespan", "setup_aiohttp",

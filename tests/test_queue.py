@@ -7,7 +7,7 @@ import asyncio
 from aiohttp import web
 
 from analytics_async import Analytics, ErrorEvent, QueueFullError
-from analytics_async.testing import SegmentSink
+from analytics_async.testing import SegmentSink, idle
 
 from .conftest import MakeAnalytics
 
@@ -66,7 +66,7 @@ async def test_close_deadline_releases_calls_waiting_for_room(sink: SegmentSink)
     errors: list[ErrorEvent] = []
     analytics.on("error", errors.append)
     producers = [asyncio.create_task(analytics.track(event=f"E{i}", user_id="u")) for i in range(6)]
-    await asyncio.sleep(0.05)
+    await idle()
     assert sum(not p.done() for p in producers) >= 1  # some calls wait for room
     await analytics.flush(close=True, timeout=0.05)
     ctxs = await asyncio.wait_for(asyncio.gather(*producers), 2)
