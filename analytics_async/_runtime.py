@@ -31,7 +31,7 @@ from ._plugin import SEGMENT_IO, sends_to_segment
 from ._sender import Sender
 from ._settings import Settings
 from ._settle import Settler
-from ._stage import PluginStage
+from ._stage import BeforeFailed, PluginStage
 from ._stats import Counters, Stats
 from ._user import UserWork
 from .errors import (
@@ -114,27 +114,21 @@ class Runtime:
     async def _through_stage(
         self, pipeline: Pipeline, message: dict[str, Any], callback: Callback | None
     ) -> Context:
-        """Before and enrichment plugins run in a task of ours, so a closing deadline can end them."""
+        """Before and enrichment plugins run in the caller's task, ended by a closing deadline."""
         envelope = Envelope(Context(message), b"", callback, message["type"])
         self._open(envelope)  # a flush waits for events inside plugins
-        task = self.stage.start(envelope.ctx)
         try:
-            await asyncio.wait([task])
-        except BaseException:
-            task.cancel()
-            self._withdraw(envelope)
-            raise
-        if is_settled(envelope.ctx):
-            return envelope.ctx  # a closing flush ran out of time while the plugins ran
-        if (failure := self.stage.failure(task)) is not None:
-            self._settler.failed((envelope,), failure)
-            return envelope.ctx
-        ctx = envelope.ctx = task.result()
-        try:
+            ctx = await self.stage.run(envelope.ctx)
+            if ctx is None or is_settled(envelope.ctx):
+                return envelope.ctx  # a closing flush ran out of time while the plugins ran
             envelope.payload = serialize(ctx.event)
+        except BeforeFailed as failed:
+            self._settler.failed((envelope,), failed.reason)
+            return envelope.ctx
         except BaseException:
-            self._withdraw(envelope)
+            self._withdraw(envelope)  # cancelled, or invalid after the plugins: nothing accepted
             raise
+        envelope.ctx = ctx
         to_segment, destinations = self.stage.route(ctx)
         envelope.work = self.stage.start_destinations(ctx, destinations)
         envelope.after = self.stage.has_after
@@ -242,6 +236,9 @@ class Runtime:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout_at(max(grace_end, loop.time() + _MIN_STEP)):
                 await self._release()
+        # Last, with no await after it: calls held inside plugins (user tasks) return their failed
+        # Context once this flush has returned, instead of delaying its return by one step each.
+        self.stage.interrupt()
 
     async def _wait_finished(self, pipeline: Pipeline | None, deadline: float | None) -> bool:
         """Wait for the events open now, then for user coroutines; False if `deadline` came first."""
@@ -266,7 +263,7 @@ class Runtime:
         # queue or the plugin stage, cancelled tasks winding down) finds its event already settled.
         self.user.defer()
         self._settler.fail_unsettled(reason)
-        tasks: list[asyncio.Task[Any]] = [*self.stage.cancel(), *self.user.cancel()]
+        tasks: list[asyncio.Task[Any]] = self.user.cancel()
         pipeline = self._pipeline
         if pipeline is not None and pipeline.loop is asyncio.get_running_loop():
             tasks.extend(pipeline.cancel())

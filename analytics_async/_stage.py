@@ -20,7 +20,6 @@ import attrs
 from ._context import Context
 from ._plugin import PLUGIN_TYPES, SEGMENT_IO, Plugin, PluginType, maybe_await, routed, sends_to_segment
 from ._user import UserWork, is_our_cancellation
-from .errors import DeliveryError
 
 __all__ = ["BeforeFailed", "PluginStage"]
 
@@ -62,7 +61,7 @@ class PluginStage:
         self._emit = emit
         self._plugins: list[Plugin] = [_SegmentIO()]
         self._registering: set[asyncio.Future[None]] = set()
-        self._entering: set[asyncio.Task[Context]] = set()
+        self._running: set[tuple[asyncio.AbstractEventLoop, asyncio.Timeout]] = set()
         self.active = False
         """True when events must pass the stage: a user plugin is registered or a registration runs."""
 
@@ -138,28 +137,39 @@ class PluginStage:
 
     # -- the stages ----------------------------------------------------------------------------
 
-    def start(self, ctx: Context) -> asyncio.Task[Context]:
-        """Run `enter(ctx)` in a task of ours, so that a closing deadline can end it (`cancel`)."""
-        task = asyncio.ensure_future(self.enter(ctx))
-        self._entering.add(task)
-        task.add_done_callback(self._entering.discard)
-        return task
+    async def run(self, ctx: Context) -> Context | None:
+        """`enter(ctx)` in the caller's task; None if a closing deadline ended it (`interrupt`).
 
-    def cancel(self) -> list[asyncio.Task[Context]]:
-        """Cancel the `start`ed stages of this loop; return their tasks (to wait for)."""
+        The stage runs in an `asyncio.timeout` scope with no deadline of its own, which `interrupt`
+        expires: the plugins are cancelled and the caller goes on, as with any asyncio timeout. A
+        cancellation of the caller itself still propagates.
+
+        Raises:
+            BeforeFailed: a `before` plugin failed the event.
+        """
         loop = asyncio.get_running_loop()
-        mine = [t for t in self._entering if t.get_loop() is loop]
-        for task in mine:
-            task.cancel()
-        return mine
+        scope = asyncio.timeout(None)
+        entry = (loop, scope)
+        self._running.add(entry)
+        try:
+            async with scope:
+                return await self.enter(ctx)
+        except TimeoutError:
+            if scope.expired():
+                return None
+            raise
+        finally:
+            self._running.discard(entry)
 
-    @staticmethod
-    def failure(task: asyncio.Task[Context]) -> BaseException | None:
-        """Why a finished `start`ed stage fails its event, or None when it returned the Context to send."""
-        if task.cancelled():
-            return DeliveryError("the plugin stage was cancelled")
-        exc = task.exception()
-        return exc.reason if isinstance(exc, BeforeFailed) else exc
+    def interrupt(self) -> None:
+        """End every `run` of this loop, from the loop's next step (a closing flush ran out of time).
+
+        One callback expires them all, so the flush that calls this pays nothing per held call.
+        """
+        loop = asyncio.get_running_loop()
+        scopes = [scope for running_loop, scope in self._running if running_loop is loop]
+        if scopes:
+            loop.call_soon(_expire, scopes)
 
     async def enter(self, ctx: Context) -> Context:
         """Wait for registrations in flight, run `before` then `enrichment`; return the Context to send.
@@ -236,3 +246,10 @@ class PluginStage:
                 self._failed(plugin, stage, ctx, exc)
 
         await asyncio.gather(*(one(p) for p in plugins))
+
+
+def _expire(scopes: list[asyncio.Timeout]) -> None:
+    now = asyncio.get_running_loop().time()
+    for scope in scopes:
+        if not scope.expired():
+            scope.reschedule(now)

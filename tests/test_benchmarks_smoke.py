@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks import bench_hot_path, bench_json, compare
+from benchmarks import bench_close_deadline, bench_hot_path, bench_json, compare
 
 
 def test_json_benchmark_runs() -> None:
@@ -33,3 +33,10 @@ def test_comparison_harness_runs() -> None:
     report = compare.render(result, 1, "python -m benchmarks.compare")
     assert "| analytics-async |" in report
     assert "## Targets" in report
+
+
+async def test_close_deadline_benchmark_runs() -> None:
+    """bench_close_deadline measures every scenario and renders a table (no timing is asserted)."""
+    result = await bench_close_deadline.measure([20], 1, 0.01)
+    assert {scenario for _, scenario in result} == set(bench_close_deadline.SCENARIOS)
+    assert "| close, hanging plugin |" in bench_close_deadline.render(result, 0.01, 1)
