@@ -152,13 +152,15 @@ class Settler:
         """Call the callback; False if it went on as a coroutine (which announces the event itself)."""
         callback, ctx, user = envelope.callback, envelope.ctx, self._user
         assert callback is not None
-        then = partial(self._announce_one, envelope, reason)
         if user.deferring and user.is_coroutine_function(callback):
-            user.defer_call("callback", callback, (reason, ctx), ctx=ctx, then=then)
-            return False
+            # Past a closing deadline: announced at once with the rest; the callback runs only if the
+            # wind-down budget reaches it (the error event then comes before it, in this case only).
+            user.defer_call("callback", callback, (reason, ctx), ctx=ctx)
+            return True
         result = user.call("callback", callback, reason, ctx, ctx=ctx)
         if result is FAILED or not inspect.isawaitable(result):
             return True
+        then = partial(self._announce_one, envelope, reason)
         user.start("callback", result, ctx=ctx, timeout=CALLBACK_TIMEOUT, then=then)
         return False
 

@@ -218,7 +218,7 @@ class UserWork:
             await asyncio.wait([runner], timeout=budget / 4)  # user code refusing to stop is left
         for _, awaitable, _, then in deferred:  # those the runner never reached
             if inspect.iscoroutine(awaitable):
-                awaitable.close()
+                awaitable.close()  # a _LazyCall was never called: nothing to close
             if then is not None:
                 then()
         if runner.done() and not runner.cancelled():
