@@ -11,6 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 CLI = [sys.executable, "-m", "analytics_async"]
 
 

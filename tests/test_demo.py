@@ -5,6 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow
+
 
 def test_demo_command_runs() -> None:
     """`python -m analytics_async demo` sends every event exactly once to its local server."""

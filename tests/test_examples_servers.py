@@ -10,8 +10,11 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from analytics_async.testing import SegmentSink
+
+pytestmark = pytest.mark.slow
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 

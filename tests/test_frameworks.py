@@ -99,6 +99,7 @@ async def test_scripted_client_plays_failures() -> None:
     assert len(client.requests) == 3
 
 
+@pytest.mark.slow
 def test_pytest_plugin_in_a_user_project(tmp_path: Path) -> None:
     """A user's test using the `analytics` and `analytics_recorder` fixtures passes."""
     (tmp_path / "pytest.ini").write_text("[pytest]\nasyncio_mode = auto\n")

@@ -359,6 +359,7 @@ async def test_secrets_never_shown(
     assert requests[0].headers["Authorization"] == "<redacted>"
 
 
+@pytest.mark.slow
 def test_no_oauth_no_crypto_import() -> None:
     """Without OAuth, importing and using the library loads neither pyjwt nor cryptography."""
     code = (
