@@ -25,6 +25,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from benchmarks.report import marked_sections
+
 ROOT = Path(__file__).resolve().parent.parent
 NODE_DIR = ROOT / "benchmarks" / ".node"
 NODE_PACKAGE = "@segment/analytics-node@3.1.0"
@@ -350,8 +352,10 @@ def main() -> None:
         result = measure(args.sizes, args.repeat, with_node=not args.no_node)
         result["summaries"] = {size: summarize(runs, size) for size, runs in result["runs"].items()}
         saved.write_text(json.dumps(result, indent=1))
+    kept = marked_sections(args.out.read_text()) if args.out.exists() else ""  # other benchmarks' parts
     args.out.write_text(
         render(result, args.repeat, "python -m pip install -e '.[bench]' && python -m benchmarks.compare")
+        + ("\n" + kept if kept else "")
     )
     chart(result, args.out.with_suffix(".png"))
     print(args.out.read_text())

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from benchmarks import bench_close_deadline, bench_hot_path, bench_json, compare
+from pathlib import Path
+
+from benchmarks import bench_close_deadline, bench_hot_path, bench_json, compare, report
 
 
 def test_json_benchmark_runs() -> None:
@@ -40,3 +42,16 @@ async def test_close_deadline_benchmark_runs() -> None:
     result = await bench_close_deadline.measure([20], 1, 0.01)
     assert {scenario for _, scenario in result} == set(bench_close_deadline.SCENARIOS)
     assert "| close, hanging plugin |" in bench_close_deadline.render(result, 0.01, 1)
+
+
+def test_report_sections_survive_a_rerender(tmp_path: Path) -> None:
+    """A benchmark's marked section is replaced in place and kept when the main report is rewritten."""
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Main\n")
+    report.write_section(doc, "close-deadline", "## Deadlines\nv1")
+    report.write_section(doc, "close-deadline", "## Deadlines\nv2")
+    assert doc.read_text().count("## Deadlines") == 1
+    assert "v2" in doc.read_text()
+    rerendered = "# Main, rerun\n\n" + report.marked_sections(doc.read_text())
+    assert "v2" in rerendered
+    assert "# Main\n" not in rerendered
