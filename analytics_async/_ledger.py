@@ -50,25 +50,26 @@ class Ledger:
         Envelopes that are not open (already finished, or never opened) are ignored, so finishing is
         idempotent. Calls `on_drained` when this empties the ledger.
         """
-        open_, barriers = self._open, self._barriers
-        finished = 0
-        for envelope in envelopes:
-            if open_.pop(envelope.seq, None) is None:
-                continue
-            finished += 1
-            for barrier in barriers:
-                if envelope.seq <= barrier.limit:
-                    barrier.remaining -= 1
-        if not finished:
-            return
-        if barriers:
-            reached = [b for b in barriers if b.remaining <= 0]
-            if reached:
-                self._barriers = [b for b in barriers if b.remaining > 0]
-                for barrier in reached:
-                    barrier.on_reached()
-        if not open_:
+        pop = self._open.pop
+        before = len(self._open)
+        if self._barriers:
+            if finished := [e for e in envelopes if pop(e.seq, None) is not None]:
+                self._count_down(finished)
+        else:  # the common case: one dict removal per event
+            for envelope in envelopes:
+                pop(envelope.seq, None)
+        if before and not self._open:
             self._on_drained()
+
+    def _count_down(self, finished: list[Envelope]) -> None:
+        """Count `finished` against each barrier; call and drop the barriers that are reached."""
+        for barrier in self._barriers:
+            barrier.remaining -= sum(1 for e in finished if e.seq <= barrier.limit)
+        reached = [b for b in self._barriers if b.remaining <= 0]
+        if reached:
+            self._barriers = [b for b in self._barriers if b.remaining > 0]
+            for barrier in reached:
+                barrier.on_reached()
 
     def barrier(self, on_reached: Callable[[], None]) -> Callable[[], None] | None:
         """Call `on_reached` once every event open now has finished.

@@ -78,6 +78,7 @@ class Runtime:
         self._sender = Sender(settings, http, self.emitter, self.counters, self._tokens)
         self._pipeline: Pipeline | None = None
         self.closed = False
+        self._yield_first = False
 
     # -- accepting -----------------------------------------------------------------------------
 
@@ -88,26 +89,28 @@ class Runtime:
             ValidationError: a value cannot be serialized, or the event is above 32 KB.
             RuntimeError: the instance is in use by another running event loop.
         """
-        current = self._pipeline
-        if current is not None and not self.closed and not self.stage.active:
-            depth = len(current.queue)
-            if depth and depth % self.settings.flush_at == 0:
-                # A full batch waits: let the batcher run even in a tight loop of calls. This yield
-                # comes before the event is accepted, so a cancellation here means nothing was.
-                await asyncio.sleep(0)
+        if self._yield_first:
+            # The last call completed a batch: let the batcher run even in a tight loop of calls.
+            # This yield comes before the event is accepted, so a cancellation here means nothing was.
+            self._yield_first = False
+            await asyncio.sleep(0)
         if self.closed:
             return self._after_close(message, callback)
-        pipeline = self._bind()
+        pipeline = self._pipeline
+        if pipeline is None or pipeline.loop is not asyncio.get_running_loop():
+            pipeline = self._bind()
         if self.stage.active:
             return await self._through_stage(pipeline, message, callback)
         payload = serialize(message)
-        queue = pipeline.queue
         envelope = Envelope(context_of_payload(payload), payload, callback, message["type"])
-        self._open(envelope)
+        self.counters.accepted += 1
+        self.ledger.open(envelope)
         integrations = message.get("integrations")
         if integrations and SEGMENT_IO in integrations and not sends_to_segment(integrations):
             self._settler.delivered((envelope,))  # routed away from Segment: nothing to send
-        elif not queue.put_nowait(envelope):
+        elif queued := pipeline.queue.put_nowait(envelope):
+            self._yield_first = queued % self.settings.flush_at == 0
+        else:
             await self._wait_for_room(pipeline, envelope)
         return envelope.ctx
 
@@ -116,7 +119,8 @@ class Runtime:
     ) -> Context:
         """Before and enrichment plugins run in the caller's task, ended by a closing deadline."""
         envelope = Envelope(Context(message), b"", callback, message["type"])
-        self._open(envelope)  # a flush waits for events inside plugins
+        self.counters.accepted += 1
+        self.ledger.open(envelope)  # a flush waits for events inside plugins
         try:
             ctx = await self.stage.run(envelope.ctx)
             if ctx is None or is_settled(envelope.ctx):
@@ -151,10 +155,6 @@ class Runtime:
             raise
         if not queued:  # the queue closed: settled by the closing flush, or closed without it
             self._settler.dropped(envelope, ClosedError("the instance closed while the call waited for room"))
-
-    def _open(self, envelope: Envelope) -> None:
-        self.counters.accepted += 1
-        self.ledger.open(envelope)
 
     def _withdraw(self, envelope: Envelope) -> None:
         """The call raised after opening its event: the event was not accepted after all."""
