@@ -179,20 +179,17 @@ class PluginStage:
         """
         while self._registering:
             await asyncio.gather(*self._registering)
-        for plugin in [p for p in self._plugins if p.type == "before"]:
+        # Every `before` plugin, then every `enrichment` one, each in registration order (stable sort).
+        staged = sorted((p for p in self._plugins if p.type in ("before", "enrichment")), key=_after_before)
+        for plugin in staged:
             try:
                 ctx = await self._call(plugin, ctx)
             except BaseException as exc:
                 if is_our_cancellation(exc):
                     raise
-                ctx.log("error", "plugin Error", {"plugin": plugin.name, "error": repr(exc)})
-                raise BeforeFailed(exc) from exc
-        for plugin in [p for p in self._plugins if p.type == "enrichment"]:
-            try:
-                ctx = await self._call(plugin, ctx)
-            except BaseException as exc:
-                if is_our_cancellation(exc):
-                    raise
+                if plugin.type == "before":
+                    ctx.log("error", "plugin Error", {"plugin": plugin.name, "error": repr(exc)})
+                    raise BeforeFailed(exc) from exc
                 self._failed(plugin, "enrichment", ctx, exc)
         return ctx
 
@@ -253,3 +250,7 @@ def _expire(scopes: list[asyncio.Timeout]) -> None:
     for scope in scopes:
         if not scope.expired():
             scope.reschedule(now)
+
+
+def _after_before(plugin: Plugin) -> bool:
+    return plugin.type != "before"
