@@ -9,7 +9,12 @@ Conversions (the same on both backends):
   `isoformat()`; Decimal -> float; UUID -> str; Enum -> its value; set/frozenset -> list (sorted when
   the items allow it); tuple -> list; dataclass instances -> objects.
 - NaN and infinities -> null, so the wire never carries invalid JSON.
-- Mapping keys that are int, float, bool or None become strings, as `json` does.
+- Mapping keys that are int, float, bool or None become strings, as `json` does; two keys that become
+  the same string are refused rather than one silently lost.
+
+Refused with `ValidationError` naming the path: strings or keys with lone surrogates (not UTF-8),
+nesting deeper than `MAX_DEPTH`, integers above `MAX_INT_BITS` bits, circular references, values of
+other types, and values whose conversion fails (a datetime out of range once in UTC).
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ from .errors import ValidationError
 __all__ = ["BACKEND", "dumps", "iso_utc", "loads", "stdlib_dumps"]
 
 _CONVERSION_FAILED: Final = "cannot be converted to JSON"
+MAX_DEPTH: Final = 100
+"""Levels of nesting an event may have (orjson refuses more than 254; 32 KB of JSON rarely needs 10)."""
+MAX_INT_BITS: Final = 1024
+"""Bits of the largest integer sent (about 308 digits; a JSON consumer reads numbers as doubles)."""
 
 
 def iso_utc(value: datetime) -> str:
@@ -74,31 +83,63 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _normalize(obj: Any, path: str, seen: set[int]) -> Any:
+def _text(value: str, path: str, what: str = "a string") -> str:
+    """`value`, if it can be sent as UTF-8 (a lone surrogate cannot)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError as exc:
+        raise ValidationError(
+            path, f"has {what} with a lone surrogate at position {exc.start}, which UTF-8 cannot carry"
+        ) from None
+    return value
+
+
+def _integer(value: int, path: str) -> int:
+    """`value`, unless it is too large to be written out as a JSON number."""
+    if value.bit_length() > MAX_INT_BITS:
+        raise ValidationError(
+            path, f"is an integer of {value.bit_length()} bits; at most {MAX_INT_BITS} are sent"
+        )
+    return value
+
+
+def _normalize(obj: Any, path: str, seen: set[int], depth: int = 0) -> Any:  # noqa: PLR0911
     """Walk `obj` and return a JSON-native copy, or raise ValidationError naming the path."""
-    if obj is None or isinstance(obj, str | bool | int):
+    if obj is None or isinstance(obj, bool):
         return obj
+    if isinstance(obj, str):
+        return _text(obj, path)
+    if isinstance(obj, int):
+        return _integer(obj, path)
     if isinstance(obj, float):
         return _finite(obj)
+    if depth >= MAX_DEPTH:
+        raise ValidationError(path, f"is nested more than {MAX_DEPTH} levels deep")
     if isinstance(obj, Mapping | list | tuple):
         if id(obj) in seen:
             raise ValidationError(path, "contains a circular reference")
         seen.add(id(obj))
         try:
             if isinstance(obj, Mapping):
-                out: dict[str, Any] = {}
-                for k, v in obj.items():
-                    key = _key(k, path)
-                    out[key] = _normalize(v, f"{path}.{key}", seen)
-                return out
-            return [_normalize(v, f"{path}.{i}", seen) for i, v in enumerate(obj)]
+                return _normalize_mapping(obj, path, seen, depth)
+            return [_normalize(v, f"{path}.{i}", seen, depth + 1) for i, v in enumerate(obj)]
         finally:
             seen.discard(id(obj))
     try:
         converted = _convert(obj)
     except (TypeError, ValueError, OverflowError) as exc:
         raise ValidationError(path, f"{_CONVERSION_FAILED} (a {type(obj).__name__})") from exc
-    return _normalize(converted, path, seen)
+    return _normalize(converted, path, seen, depth + 1)
+
+
+def _normalize_mapping(obj: Mapping[Any, Any], path: str, seen: set[int], depth: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in obj.items():
+        key = _text(_key(k, path), path, "a key")
+        if key in out:
+            raise ValidationError(path, f"has two keys that are both sent as {key!r}; one would be lost")
+        out[key] = _normalize(v, f"{path}.{key}", seen, depth + 1)
+    return out
 
 
 def _normalize_message(message: Mapping[str, Any]) -> dict[str, Any]:
@@ -115,7 +156,7 @@ def stdlib_dumps(message: Mapping[str, Any]) -> bytes:
     """Serialize a message with the standard library (the fallback backend)."""
     try:
         return _std_encode(message).encode()
-    except (TypeError, ValueError, OverflowError, RecursionError):
+    except (TypeError, ValueError, OverflowError, RecursionError):  # UnicodeEncodeError is a ValueError
         return _std_encode(_normalize_message(message)).encode()
 
 

@@ -91,7 +91,10 @@ def _timestamp(value: object) -> str:
     if value is None:
         return now_iso()
     if isinstance(value, datetime):
-        return iso_utc(value)
+        try:
+            return iso_utc(value)
+        except OverflowError:
+            raise ValidationError("timestamp", "is out of range once converted to UTC") from None
     if isinstance(value, str):
         return value
     raise ValidationError("timestamp", f"must be a datetime, a str or None, not {type(value).__name__}")
@@ -156,7 +159,8 @@ def serialize(message: dict[str, Any]) -> bytes:
 def track_fields(event: object, properties: object) -> dict[str, Any]:
     """Wire fields of a track call."""
     if not isinstance(event, str) or not event:
-        raise ValidationError("event", f"must be a non-empty str, not {event!r:.40}")
+        given = "an empty str" if isinstance(event, str) else type(event).__name__
+        raise ValidationError("event", f"must be a non-empty str, not {given}")
     return {"event": event, "properties": _mapping("properties", properties)}
 
 

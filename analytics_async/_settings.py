@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Final, Literal
 from urllib.parse import urljoin, urlsplit
 
@@ -17,6 +18,8 @@ __all__ = ["DEFAULT_MAX_IN_FLIGHT", "MAX_FLUSH_AT", "QueueFullPolicy", "Settings
 QueueFullPolicy = Literal["drop", "wait"]
 DEFAULT_MAX_IN_FLIGHT: Final = 4
 """Batches in flight at once: enough to hide a round trip, far below Segment's ~50 requests/s ask."""
+_WRITE_KEY: Final = re.compile(r"[!-~]+")
+"""Printable ASCII, no spaces: what an Authorization header can carry unchanged."""
 MAX_FLUSH_AT: Final = 2500
 """The Tracking API caps a batch at 2,500 events."""
 
@@ -77,6 +80,10 @@ class Settings:
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.write_key, str) or not self.write_key.strip():
             raise ConfigError("write_key", "is required (a non-empty str)")
+        if not _WRITE_KEY.fullmatch(self.write_key):  # the message never repeats the key
+            raise ConfigError(
+                "write_key", "must be printable ASCII without spaces (it is sent in an HTTP header)"
+            )
         set_ = object.__setattr__  # attrs frozen: normalise values once, here
         set_(self, "url", batch_url(self.host, self.path))
         if isinstance(self.flush_at, bool) or not isinstance(self.flush_at, int):

@@ -83,3 +83,16 @@ def test_close_timeout_default() -> None:
 def test_url_resolution(host: str, path: str, url: str) -> None:
     """The batch URL resolves path against host like analytics-node (one trailing slash dropped)."""
     assert batch_url(host, path) == url
+
+
+@pytest.mark.parametrize("key", ["Zq9\ud800", "Zq9 key", "Zq9é", "Zq9\nx"])
+def test_write_key_that_cannot_be_sent_is_a_config_error_without_the_key(key: str) -> None:
+    """A write key that cannot travel in an HTTP header is refused at once, and the error never shows it."""
+    with pytest.raises(ConfigError) as info:
+        Analytics(write_key=key)
+    error = info.value
+    assert error.setting == "write_key"
+    assert error.__cause__ is None
+    assert error.__context__ is None
+    assert "Zq9" not in str(error)
+    assert "Zq9" not in repr(error.args)

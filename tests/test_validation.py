@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -106,3 +107,76 @@ async def test_keyword_only(make_analytics: MakeAnalytics) -> None:
     analytics = make_analytics()
     with pytest.raises(TypeError):
         await analytics.track("E", "u")  # type: ignore[call-arg]
+
+
+class _Unprintable:
+    """An object whose repr and str raise."""
+
+    def __repr__(self) -> str:
+        raise RuntimeError("repr")
+
+    def __str__(self) -> str:
+        raise RuntimeError("str")
+
+
+WEST, EAST = timezone(timedelta(hours=-5)), timezone(timedelta(hours=5))
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    root: dict[str, Any] = {}
+    node = root
+    for _ in range(levels):
+        node["a"] = {}
+        node = node["a"]
+    return root
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "words"),
+    [
+        ({"properties": {"s": "x\ud800y"}}, "properties.s", "lone surrogate"),
+        ({"properties": {"\udc00": 1}}, "properties", "lone surrogate"),
+        ({"user_id": "u\ud800"}, "userId", "lone surrogate"),
+        ({"properties": _nested(5_000)}, "properties" + ".a" * 100, "nested more than 100"),
+        ({"properties": {"n": 2**2000}}, "properties.n", "2001 bits"),
+        ({"properties": {"n": -(10**5000)}}, "properties.n", "bits"),
+        ({"properties": {1: "a", "1": "b"}}, "properties", "both sent as '1'"),
+        ({"properties": {True: 1, "true": 2}}, "properties", "both sent as 'true'"),
+        ({"properties": {"o": _Unprintable()}}, "properties.o", "_Unprintable"),
+        ({"event": _Unprintable()}, "event", "_Unprintable"),
+        ({"properties": {"d": datetime.max.replace(tzinfo=WEST)}}, "properties.d", "datetime"),
+        ({"timestamp": datetime(1, 1, 1, tzinfo=EAST)}, "timestamp", "out of range"),
+    ],
+    ids=[
+        "surrogate", "surrogate key", "surrogate id", "deep", "huge int", "5000-digit int", "colliding keys",
+        "colliding bool key", "unprintable value", "unprintable event", "datetime overflow",
+        "timestamp overflow",
+    ],
+)  # fmt: skip
+async def test_hostile_values_are_validation_errors_and_spare_the_queue(
+    make_analytics: MakeAnalytics, sink: SegmentSink, kwargs: dict[str, Any], field: str, words: str
+) -> None:
+    """Each value that cannot be sent raises ValidationError naming it; queued events and the client go on."""
+    analytics = make_analytics()
+    queued = await analytics.track(event="before", user_id="u")
+    call = {"event": "E", "user_id": "u", **kwargs}
+    with pytest.raises(ValidationError) as info:
+        await analytics.track(**call)
+    assert info.value.field == field
+    assert words in str(info.value)
+    after = await analytics.track(event="after", user_id="u")
+    await analytics.flush()
+    assert [e["event"] for e in sink.events] == ["before", "after"]
+    assert await queued.delivered(timeout=0)
+    assert await after.delivered(timeout=0)
+    assert analytics.stats().accepted == 2
+
+
+async def test_big_but_printable_ints_are_sent_exactly(
+    make_analytics: MakeAnalytics, sink: SegmentSink
+) -> None:
+    """An int beyond 64 bits (and within the limit) goes on the wire as the exact integer."""
+    analytics = make_analytics()
+    await analytics.track(event="E", user_id="u", properties={"n": 10**30})
+    await analytics.flush()
+    assert sink.events[0]["properties"]["n"] == 10**30  # parsed by the stdlib: exact
