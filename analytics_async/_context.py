@@ -97,7 +97,10 @@ class Context:
         """Set the dotted `path` of the event to `value`, creating what is missing; return the event.
 
         A numeric segment indexes (or creates) a list: `"properties.items.0.name"`. Writes to
-        `integrations.<Name>` are ignored when that integration is set to False.
+        `integrations.<Name>` are ignored when that integration is set to False. Every dict and list
+        along the path is copied before it is written (copy on write), so objects the caller passed in
+        are never changed; change nested values through this method, not by assigning into
+        `ctx.event` directly.
         """
         parts = path.split(".")
         if any(p in _IGNORED_KEYS for p in parts):
@@ -115,9 +118,14 @@ class Context:
                 _assign(node, key, value)
                 break
             child = _lookup(node, key)
-            if not isinstance(child, dict | list):
+            # Copy on write: nested values may be the caller's own objects, which are never changed.
+            if isinstance(child, dict):
+                child = dict(child)
+            elif isinstance(child, list):
+                child = list(child)
+            else:
                 child = [] if _INDEX.fullmatch(following) else {}
-                _assign(node, key, child)
+            _assign(node, key, child)
             node = child
         return self.event
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from analytics_async import Context, ContextCancelation
+from analytics_async import Context, ContextCancelation, SimplePlugin
+from analytics_async.testing import SegmentSink
 
 from .conftest import MakeAnalytics
 
@@ -62,3 +63,28 @@ async def test_context_logs(make_analytics: MakeAnalytics) -> None:
         ("info", "one", None),
         ("warn", "two", {"k": 1}),
     ]
+
+
+async def test_update_event_never_changes_the_callers_nested_data(
+    make_analytics: MakeAnalytics, sink: SegmentSink
+) -> None:
+    """A plugin writing a nested path changes what is sent, never the dicts and lists the caller passed."""
+
+    def rename(ctx: Context) -> None:
+        ctx.update_event("properties.items.0.name", "HAT")
+        ctx.update_event("properties.items.1", "scarf")
+        ctx.update_event("context.campaign.source", "plugin")
+
+    analytics = make_analytics()
+    await analytics.register(SimplePlugin(name="rename", type="enrichment", track=rename))
+    items = [{"name": "hat", "qty": 1}]
+    properties = {"items": items}
+    context = {"campaign": {"source": "mail"}}
+    await analytics.track(event="E", user_id="u", properties=properties, context=context)
+    await analytics.flush()
+    assert properties == {"items": [{"name": "hat", "qty": 1}]}
+    assert items == [{"name": "hat", "qty": 1}]
+    assert context == {"campaign": {"source": "mail"}}
+    sent = sink.events[0]
+    assert sent["properties"]["items"] == [{"name": "HAT", "qty": 1}, "scarf"]
+    assert sent["context"]["campaign"] == {"source": "plugin"}
