@@ -8,7 +8,7 @@ imported on the first request, not with the package: it is half of `import analy
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ._http import HTTPRequest, HTTPResponse
 from .errors import TransportError
@@ -16,7 +16,10 @@ from .errors import TransportError
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["AiohttpClient"]
+__all__ = ["BODY_PREFIX", "AiohttpClient", "describe"]
+
+BODY_PREFIX: Final = 4096
+"""Bytes of a response body read at most, for the reason text (a 200 MB error page stays unread)."""
 
 
 class AiohttpClient:
@@ -48,7 +51,13 @@ class AiohttpClient:
         return session
 
     async def send(self, request: HTTPRequest) -> HTTPResponse:
-        """POST `request` and return the answer; network failures raise TransportError."""
+        """POST `request` and return the answer; network failures raise TransportError.
+
+        Only the first `BODY_PREFIX` bytes of any response body are read (the reason text); the rest is
+        never buffered. Once a status line has arrived the answer stands, even if the body is cut off.
+        The TransportError carries a description of the cause, never the aiohttp exception itself,
+        whose request information holds the Authorization header.
+        """
         import aiohttp  # noqa: PLC0415 - already loaded by _session_for_loop; a dict lookup
 
         session = self._session_for_loop()
@@ -61,17 +70,17 @@ class AiohttpClient:
                 allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=request.timeout),
             ) as response:
-                text = await response.text(errors="replace")
                 return HTTPResponse(
                     status=response.status,
                     reason=response.reason or "",
                     headers=dict(response.headers),
-                    text=text,
+                    text=await _body_prefix(response),
                 )
-        except TimeoutError as exc:
-            raise TransportError(f"no response within {request.timeout:g} s") from exc
+        except TimeoutError:
+            failure = f"no response within {request.timeout:g} s"
         except (aiohttp.ClientError, OSError) as exc:
-            raise TransportError(f"{type(exc).__name__}: {exc}") from exc
+            failure = describe(exc)
+        raise TransportError(failure)  # outside the except block: no chain to aiohttp's request info
 
     async def aclose(self) -> None:
         """Close the session of the running loop, if any; the client may be used again later."""
@@ -79,3 +88,26 @@ class AiohttpClient:
         loop, self._loop = self._loop, None
         if session is not None and not session.closed and loop is asyncio.get_running_loop():
             await session.close()
+
+
+async def _body_prefix(response: aiohttp.ClientResponse) -> str | None:
+    """The first `BODY_PREFIX` bytes of the body as text; None if it could not be read."""
+    import aiohttp  # noqa: PLC0415
+
+    try:
+        data = await response.content.read(BODY_PREFIX)
+    except (aiohttp.ClientError, OSError, TimeoutError):  # cut off after the status line: it stands
+        return None
+    return data.decode("utf-8", errors="replace")
+
+
+def describe(exc: BaseException) -> str:
+    """`Type: message` of a transport failure, with its root cause when that says more."""
+    text = f"{type(exc).__name__}: {exc}"
+    root, seen = exc, {id(exc)}
+    while (inner := root.__cause__ or root.__context__) is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        root = inner
+    if root is not exc and str(root) and str(root) not in text:
+        text += f" (caused by {type(root).__name__}: {root})"
+    return text

@@ -69,11 +69,12 @@ def validate(settings: object, default_max_retries: int) -> tuple[OAuthSettings,
             "oauth_settings.auth_server", f"must be an http(s) URL, not {settings.auth_server!r}"
         )
     max_retries = default_max_retries if settings.max_retries is None else settings.max_retries
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 1:
-        raise ConfigError("oauth_settings.max_retries", f"must be an int >= 1, not {max_retries!r}")
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ConfigError("oauth_settings.max_retries", f"must be an int >= 0, not {max_retries!r}")
+    attempts = max(1, max_retries)  # the token manager counts attempts: 0 retries still asks once
     if settings.http_client is not None and not isinstance(settings.http_client, HTTPClient):
         raise ConfigError("oauth_settings.http_client", "must have async send(request) and aclose() methods")
-    return settings, load_private_key(settings.client_key), max_retries
+    return settings, load_private_key(settings.client_key), attempts
 
 
 def load_private_key(pem: object) -> RSAPrivateKey:
@@ -85,13 +86,14 @@ def load_private_key(pem: object) -> RSAPrivateKey:
         raise ConfigError("oauth_settings.client_key", "must be a PEM RSA private key (str)")
     try:
         key = load_pem_private_key(pem.encode() if isinstance(pem, str) else pem, password=None)
-    except (ValueError, TypeError) as exc:
-        # The library's message may quote the input; say what is wrong without echoing the key.
+    except (ValueError, TypeError, UnicodeError):
+        key = None  # the library's error may quote the key: raised below, outside this block, unchained
+    if key is None:
         raise ConfigError(
             "oauth_settings.client_key",
             "is not a usable PEM private key (PKCS#8 'BEGIN PRIVATE KEY' or PKCS#1 'BEGIN RSA PRIVATE KEY', "
             "unencrypted)",
-        ) from exc
+        )
     if not isinstance(key, RSAPrivateKey):
         raise ConfigError("oauth_settings.client_key", f"must be an RSA key, not {type(key).__name__}")
     return key

@@ -41,6 +41,7 @@ _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _RETRIED_4XX: Final = frozenset({408, 410, 429, 460})
 _FINAL_5XX: Final = frozenset({501, 505})
 _LEADING_INT: Final = re.compile(r"\s*([+-]?\d+)")
+_MAX_DIGITS: Final = 6
 
 Outcome = int | TransportError
 """What one attempt produced: an HTTP status, or the transport failure that prevented one."""
@@ -93,7 +94,10 @@ def parse_retry_after(value: str | None, wall_now: float) -> float | None:
     if value is None:
         return None
     if match := _LEADING_INT.match(value):
-        seconds = float(int(match.group(1)))
+        digits = match.group(1)
+        if len(digits.lstrip("+-")) > _MAX_DIGITS:  # longer than any sensible wait: the cap (or unusable)
+            return None if digits.startswith("-") else MAX_RETRY_AFTER
+        seconds = float(int(digits))
     else:
         try:
             seconds = parsedate_to_datetime(value).timestamp() - wall_now

@@ -13,8 +13,9 @@ import json
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Final
+from typing import Final, TypeVar
 
 from . import _retry
 from ._clock import sleep
@@ -31,6 +32,8 @@ from .errors import AnalyticsError, AuthError, RateLimitExceededError, Transport
 __all__ = ["Sender"]
 
 logger = logging.getLogger("analytics_async")
+
+E = TypeVar("E", bound=AnalyticsError)
 
 USER_AGENT: Final = f"analytics-async/{__version__}"
 _REDACTED_KEY: Final = b'"<redacted>"'
@@ -62,6 +65,8 @@ class Sender:
         )
         self._key_json = json.dumps(settings.write_key).encode()
         token = base64.b64encode(f"{settings.write_key}:".encode()).decode()
+        self._secrets: deque[str] = deque([settings.write_key, token], maxlen=6)
+        """What no error may show: the write key, its Basic token, recent bearer tokens."""
         self._headers: Final = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
@@ -87,16 +92,14 @@ class Sender:
         while True:
             try:
                 await self._pass_gate()
-            except RateLimitExceededError as exc:
+                authorization = None
+                if self._tokens is not None:  # the token manager retries as far as it may
+                    token = await self._tokens.get()
+                    self._secrets.append(token)
+                    authorization = f"Bearer {token}"
+            except (RateLimitExceededError, AuthError) as exc:
                 self._counters.batches_sent += 1
-                return exc
-            authorization = None
-            if self._tokens is not None:
-                try:
-                    authorization = f"Bearer {await self._tokens.get()}"
-                except AuthError as exc:  # the token manager already retried as far as it may
-                    self._counters.batches_sent += 1
-                    return exc
+                return self._fresh(exc)
             attempts.made += 1
             answer = await self._attempt(self._request(events, attempts.made, authorization))
             if self._tokens is not None and answer.outcome in _TOKEN_REFUSED:
@@ -120,6 +123,17 @@ class Sender:
                     decision.error,
                 )
                 await sleep(clock, decision.delay)
+
+    def _fresh(self, error: E) -> E:
+        """`error` as users get it: a new error of its kind, with every secret masked in its message.
+
+        The new error has no traceback, cause or context: those reference requests, headers and token
+        responses.
+        """
+        text = str(error)
+        for secret in self._secrets:
+            text = text.replace(secret, "<redacted>")
+        return type(error)(text)
 
     async def _pass_gate(self) -> None:
         """Wait while the instance is rate limited (shared by all batches)."""
@@ -153,16 +167,13 @@ class Sender:
         try:
             async with asyncio.timeout(request.timeout):
                 response = await self._http.send(request)
-        except TransportError as exc:
-            return _retry.Answer(exc)
         except TimeoutError:
             return _retry.Answer(TransportError(f"no response within {request.timeout:g} s"))
         except BaseException as exc:  # a custom HTTPClient may raise anything: no answer came
             if is_our_cancellation(exc):
                 raise
-            error = TransportError(f"{type(exc).__name__}: {exc}")
-            error.__cause__ = exc
-            return _retry.Answer(error)
+            text = str(exc) if isinstance(exc, TransportError) else f"{type(exc).__name__}: {exc}"
+            return _retry.Answer(self._fresh(TransportError(text)))
         if self._emitter.listens("http_response"):
             self._emitter.emit(
                 "http_response",

@@ -311,7 +311,7 @@ def test_pkcs1_keys_are_accepted(rsa_key: rsa.RSAPrivateKey) -> None:
         ({"client_id": ""}, "oauth_settings.client_id"),
         ({"key_id": ""}, "oauth_settings.key_id"),
         ({"auth_server": "oauth2.segment.io"}, "oauth_settings.auth_server"),
-        ({"max_retries": 0}, "oauth_settings.max_retries"),
+        ({"max_retries": -1}, "oauth_settings.max_retries"),
     ],
 )
 def test_bad_oauth_settings(rsa_key: rsa.RSAPrivateKey, change: dict[str, Any], setting: str) -> None:

@@ -163,6 +163,8 @@ def test_total_backoff_duration_budget() -> None:
     [
         (None, None), ("", None), ("abc", None), ("-1", None), ("0", 0.0), ("1.5", 1.0), ("2abc", 2.0),
         ("600", 300.0), (" 7", 7.0), ("Thu, 01 Jan 1970 00:00:30 GMT", 20.0),
+        ("9" * 5000, 300.0), ("-" + "9" * 5000, None), ("1e3", 1.0), ("Wed, 99 Foo 2026 25:61:61 GMT", None),
+        ("\xff\x00", None),
         ("Thu, 01 Jan 1970 00:00:01 GMT", 0.0),
     ],
 )  # fmt: skip
