@@ -369,3 +369,14 @@ def test_no_oauth_no_crypto_import() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(result.stdout.replace("'", '"')) == []
+
+
+async def test_zero_retries_is_legal_with_oauth(
+    make_oauth: Callable[..., Analytics], sink: SegmentSink, tokens: TokenServer
+) -> None:
+    """Analytics(max_retries=0) with OAuth constructs and delivers: the token is still asked for once."""
+    analytics = make_oauth(max_retries=0)
+    ctx = await analytics.track(event="E", user_id="u")
+    await analytics.flush(close=True)
+    assert await ctx.delivered(timeout=0) is True
+    assert len(tokens.forms) == 1
