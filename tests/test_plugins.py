@@ -416,3 +416,38 @@ async def test_close_timeout_cancels_slow_plugins(
     await analytics.flush(close=True, timeout=0.05)
     assert len(got) == 1
     assert not [t for t in asyncio.all_tasks() if "forever" in repr(t.get_coro()) and not t.done()]
+
+
+@pytest.mark.parametrize(
+    ("integrations", "sent"),
+    [
+        ({"Segment.io": False}, False),
+        ({"Segment.io": 0}, False),
+        ({"All": False}, True),
+        ({"All": False, "Segment.io": True}, True),
+        ({"Segment.io": {}}, True),
+        ({"Mixpanel": False}, True),
+    ],
+)
+@pytest.mark.parametrize("with_plugin", [False, True], ids=["no plugin", "with a plugin"])
+async def test_segment_io_routing_with_and_without_plugins(
+    make_analytics: MakeAnalytics,
+    sink: SegmentSink,
+    integrations: dict[str, Any],
+    sent: bool,
+    with_plugin: bool,
+) -> None:
+    """integrations turning Segment.io off means not sent yet settled; All: False alone still sends."""
+    analytics = make_analytics()
+    if with_plugin:
+        await analytics.register(SimplePlugin(name="noop", type="enrichment", hook=lambda ctx: None))
+    got: list[BaseException | None] = []
+    ctx = await analytics.track(
+        event="E", user_id="u", integrations=integrations, callback=lambda e, c: got.append(e)
+    )
+    await analytics.flush()
+    assert len(sink.events) == (1 if sent else 0)
+    assert await ctx.delivered(timeout=0) is True
+    assert got == [None]
+    stats = analytics.stats()
+    assert (stats.accepted, stats.delivered, stats.unsettled) == (1, 1, 0)
