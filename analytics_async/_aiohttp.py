@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Final
 
+from . import _fork
 from ._http import HTTPRequest, HTTPResponse
 from .errors import TransportError
 
@@ -49,6 +50,12 @@ class AiohttpClient:
             )
             self._loop = loop
         return session
+
+    def after_fork(self) -> None:
+        """In a forked child: the parent's session and its connections stay the parent's, unused."""
+        _fork.ABANDONED.append(self._session)
+        self._session = None
+        self._loop = None
 
     async def send(self, request: HTTPRequest) -> HTTPResponse:
         """POST `request` and return the answer; network failures raise TransportError.

@@ -97,6 +97,11 @@ class Ledger:
         """The open envelopes, oldest first."""
         return list(self._open.values())
 
+    def clear(self) -> None:
+        """Forget every open event and barrier without finishing them (a forked child starts empty)."""
+        self._open = {}
+        self._barriers = []
+
     def forget_barriers(self) -> None:
         """Drop every barrier (their waiters belonged to an event loop that has ended)."""
         self._barriers = []

@@ -20,6 +20,7 @@ from urllib.parse import urlencode, urlsplit
 
 import attrs
 
+from . import _fork
 from ._clock import Clock, TimerHandle, sleep
 from ._http import HTTPClient, HTTPRequest, HTTPResponse
 from ._retry import MAX_RETRY_AFTER, backoff, parse_retry_after
@@ -147,6 +148,13 @@ class TokenManager:
     def clear(self) -> None:
         """Forget the token (the Tracking API refused it); the next send acquires a new one."""
         self._token = None
+
+    def after_fork(self) -> None:
+        """In a forked child: the parent's token, acquisition and refresh timer stay the parent's."""
+        _fork.ABANDONED.append((self._inflight, self._refresh_timer))
+        self._token = None
+        self._inflight = None
+        self._refresh_timer = None
 
     async def aclose(self) -> None:
         """Stop the refresh timer and any acquisition in flight."""

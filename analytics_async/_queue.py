@@ -98,6 +98,10 @@ class EventQueue:
                 fut.set_result(None)
         self._putters.clear()
 
+    def drop_all(self) -> None:
+        """Forget every queued item, waking no one (a forked child's copy of its parent's queue)."""
+        self._items.clear()
+
     def restore(self, items: list[Envelope]) -> None:
         """Put back `items` carried over from another loop, ahead of the rest and over `maxsize`."""
         self._items.extendleft(reversed(items))

@@ -18,6 +18,7 @@ import logging
 from functools import partial
 from typing import Any, Final
 
+from . import _fork
 from ._aiohttp import AiohttpClient
 from ._clock import wait_until, wake
 from ._context import Callback, Context, Envelope, context_of_payload, is_settled
@@ -79,6 +80,20 @@ class Runtime:
         self._pipeline: Pipeline | None = None
         self.closed = False
         self._yield_first = False
+        _fork.register(self)
+
+    def after_fork(self) -> None:
+        """In a forked child: the parent's events, tasks and connections are the parent's. Start empty."""
+        if self._pipeline is not None:
+            self._pipeline.queue.drop_all()  # the parent's events: not ours to hold either
+        _fork.ABANDONED.append(self._pipeline)
+        self._pipeline = None
+        self._yield_first = False
+        self.counters.reset()
+        self.ledger.clear()
+        for part in (self.user, self.stage, self._sender, self._tokens, self._owned_http):
+            if part is not None:
+                part.after_fork()
 
     # -- accepting -----------------------------------------------------------------------------
 

@@ -75,6 +75,10 @@ class Sender:
         if settings.gzip:
             self._headers["Content-Encoding"] = "gzip"
 
+    def after_fork(self) -> None:
+        """In a forked child: start without the parent's rate-limit state."""
+        self.gate = _retry.RateLimitGate()
+
     @property
     def key_json_bytes(self) -> int:
         """Length of the write key as it appears in the body (for the batch byte budget)."""

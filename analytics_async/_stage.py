@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import attrs
 
+from . import _fork
 from ._context import Context
 from ._plugin import PLUGIN_TYPES, SEGMENT_IO, Plugin, PluginType, maybe_await, routed, sends_to_segment
 from ._user import UserWork, is_our_cancellation
@@ -69,6 +70,13 @@ class PluginStage:
         self.active = bool(self._registering) or any(
             p.name != SEGMENT_IO or p.type != "destination" for p in self._plugins
         )
+
+    def after_fork(self) -> None:
+        """In a forked child: registrations and stages in progress were the parent's."""
+        _fork.ABANDONED.append((self._registering, self._running))
+        self._registering = set()
+        self._running = set()
+        self._refresh()
 
     @property
     def names(self) -> list[str]:

@@ -46,6 +46,12 @@ class Counters:
     retries: int = 0
     batches_sent: int = 0
 
+    def reset(self) -> None:
+        """Back to zero (a forked child starts counting anew)."""
+        self.accepted = self.delivered = self.retries = self.batches_sent = 0
+        self.failed = Counter()
+        self.dropped = Counter()
+
     def snapshot(self, *, in_flight: int, queue_depth: int) -> Stats:
         """Freeze the counters together with the current pipeline gauges."""
         return Stats(

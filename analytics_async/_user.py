@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
+from . import _fork
 from ._clock import Clock, wait_until
 
 __all__ = ["FAILED", "UserWork", "is_our_cancellation"]
@@ -142,6 +143,12 @@ class UserWork:
         finally:
             if then is not None:
                 then()
+
+    def after_fork(self) -> None:
+        """In a forked child: the parent's coroutines are not ours to wait for or cancel."""
+        _fork.ABANDONED.append(self._tasks)
+        self._tasks = set()
+        self._deferred = None
 
     @property
     def running(self) -> int:
