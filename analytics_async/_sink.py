@@ -11,6 +11,7 @@ import asyncio
 import base64
 import json
 import random
+import socket
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -19,8 +20,10 @@ import attrs
 from aiohttp import web
 
 from ._batch import MAX_BODY_BYTES, MAX_EVENT_BYTES
+from ._json import dumps
+from .errors import ValidationError
 
-__all__ = ["Faults", "ReceivedBatch", "Responder", "SegmentSink", "event_problem"]
+__all__ = ["Faults", "ReceivedBatch", "Responder", "SegmentSink", "event_problem", "event_size"]
 
 
 Responder = Callable[[web.Request, int], Awaitable[web.StreamResponse | None]]
@@ -132,11 +135,17 @@ class SegmentSink:
         self._released = asyncio.Event()
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        server = site._server  # noqa: SLF001 - aiohttp offers no public way to read the bound port
-        assert isinstance(server, asyncio.Server)
-        self.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        # Bind the socket here, so the port is known whatever the event loop (uvloop's servers are
+        # not asyncio.Server) and without reading aiohttp's private state.
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind(("127.0.0.1", port))
+        except OSError:
+            listener.close()
+            raise
+        await web.SockSite(self._runner, listener).start()
+        self.url = f"http://127.0.0.1:{listener.getsockname()[1]}"
         return self.url
 
     async def hang(self) -> None:
@@ -207,13 +216,26 @@ def _authorized(header: str) -> bool:
         return False
 
 
+def event_size(event: Mapping[str, Any]) -> int:
+    """Bytes of the event's compact JSON, measured exactly as the library measures it before sending.
+
+    Re-serializing a parsed event with the library's own encoder gives back the bytes it sent (the
+    stdlib `json` would write some floats differently, `1e+16` for `1e16`, and so disagree near the
+    32 KB limit).
+    """
+    try:
+        return len(dumps(event))
+    except ValidationError:  # not something the library would send: the stdlib's measure
+        return len(json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode())
+
+
 def _check_body(body: object) -> str | None:
     if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
         return 'body must be an object with a "batch" list'
     for index, event in enumerate(body["batch"]):
         if not isinstance(event, dict):
             return f"batch[{index}] is not an object"
-        size = len(json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode())
+        size = event_size(event)
         if size > MAX_EVENT_BYTES:
             return f"batch[{index}] is {size} bytes, above {MAX_EVENT_BYTES}"
     return None
