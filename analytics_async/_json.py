@@ -12,6 +12,9 @@ Conversions (the same on both backends):
 - Mapping keys that are int, float, bool or None become strings, as `json` does; two keys that become
   the same string are refused rather than one silently lost.
 
+Known limit: orjson (3.13) crashes the process on an `Enum` member whose `value` property raises; it
+reads enums natively, before any hook of ours. Such an Enum is a programming error, not data.
+
 Refused with `ValidationError` naming the path: strings or keys with lone surrogates (not UTF-8),
 nesting deeper than `MAX_DEPTH`, integers above `MAX_INT_BITS` bits, circular references, values of
 other types, and values whose conversion fails (a datetime out of range once in UTC).
@@ -127,14 +130,18 @@ def _normalize(obj: Any, path: str, seen: set[int], depth: int = 0) -> Any:  # n
             seen.discard(id(obj))
     try:
         converted = _convert(obj)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise ValidationError(path, f"{_CONVERSION_FAILED} (a {type(obj).__name__})") from exc
+    except Exception:  # noqa: BLE001 - user objects may raise anything while being read
+        raise ValidationError(path, f"{_CONVERSION_FAILED} (a {type(obj).__name__})") from None
     return _normalize(converted, path, seen, depth + 1)
 
 
 def _normalize_mapping(obj: Mapping[Any, Any], path: str, seen: set[int], depth: int) -> dict[str, Any]:
+    try:
+        items = list(obj.items())
+    except Exception:  # noqa: BLE001 - a user Mapping may raise anything while being read
+        raise ValidationError(path, f"could not be read (a {type(obj).__name__} raised)") from None
     out: dict[str, Any] = {}
-    for k, v in obj.items():
+    for k, v in items:
         key = _text(_key(k, path), path, "a key")
         if key in out:
             raise ValidationError(path, f"has two keys that are both sent as {key!r}; one would be lost")

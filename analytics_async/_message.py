@@ -77,7 +77,10 @@ def _mapping(field: str, value: object) -> dict[str, Any]:
     if value is None:
         return {}
     if isinstance(value, Mapping):
-        return dict(value)
+        try:
+            return dict(value)
+        except Exception:  # noqa: BLE001 - a user Mapping may raise anything while being read
+            raise ValidationError(field, f"could not be read (a {type(value).__name__} raised)") from None
     raise ValidationError(field, f"must be a mapping (dict) or None, not {type(value).__name__}")
 
 

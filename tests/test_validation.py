@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -119,6 +120,19 @@ class _Unprintable:
         raise RuntimeError("str")
 
 
+class _Unreadable(Mapping[str, Any]):
+    """A Mapping that raises whenever it is read."""
+
+    def __getitem__(self, key: str) -> Any:
+        raise RuntimeError("getitem")
+
+    def __iter__(self) -> Iterator[str]:
+        raise RuntimeError("iter")
+
+    def __len__(self) -> int:
+        return 1
+
+
 WEST, EAST = timezone(timedelta(hours=-5)), timezone(timedelta(hours=5))
 
 
@@ -146,11 +160,13 @@ def _nested(levels: int) -> dict[str, Any]:
         ({"event": _Unprintable()}, "event", "_Unprintable"),
         ({"properties": {"d": datetime.max.replace(tzinfo=WEST)}}, "properties.d", "datetime"),
         ({"timestamp": datetime(1, 1, 1, tzinfo=EAST)}, "timestamp", "out of range"),
+        ({"properties": {"m": _Unreadable()}}, "properties.m", "could not be read"),
+        ({"properties": _Unreadable()}, "properties", "could not be read"),
     ],
     ids=[
         "surrogate", "surrogate key", "surrogate id", "deep", "huge int", "5000-digit int", "colliding keys",
         "colliding bool key", "unprintable value", "unprintable event", "datetime overflow",
-        "timestamp overflow",
+        "timestamp overflow", "unreadable mapping", "unreadable properties",
     ],
 )  # fmt: skip
 async def test_hostile_values_are_validation_errors_and_spare_the_queue(
