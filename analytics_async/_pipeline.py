@@ -13,10 +13,11 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from ._batch import Batch, event_bytes_budget
+from ._clock import wake
 from ._context import Envelope
 from ._queue import EventQueue
 from ._sender import Sender
-from ._settings import Settings
+from ._settings import MAX_FLUSH_AT, Settings
 from .errors import AnalyticsError, DeliveryError
 
 __all__ = ["Pipeline"]
@@ -46,7 +47,8 @@ class Pipeline:
         self._on_loop_shutdown = on_loop_shutdown
         self._byte_budget = event_bytes_budget(sender.key_json_bytes)
         self._in_flight: dict[asyncio.Task[None], list[Envelope]] = {}
-        self._slots = asyncio.Semaphore(settings.max_in_flight)
+        self._max_in_flight = settings.max_in_flight
+        self._slot_waiter: asyncio.Future[None] | None = None
         self._stopping = False
         self._batcher = self.loop.create_task(self._run(), name="analytics_async batcher")
 
@@ -80,10 +82,32 @@ class Pipeline:
             while not queue.take_into(batch) and not batch.full:
                 if self._flush_waiting() or self._stopping or not await queue.wait(clock, deadline):
                     break
-            await self._slots.acquire()
+            await self._linger(batch)
             task = self.loop.create_task(self._send(batch.envelopes))
             self._in_flight[task] = batch.envelopes
             task.add_done_callback(self._sent)
+
+    async def _linger(self, batch: Batch) -> None:
+        """While every send slot is busy, keep filling `batch`, up to the API's limits.
+
+        As Kafka's producer lingers: a backlog leaves in few large requests whatever `flush_at` is,
+        while a lone event still goes out the moment a slot is free. A finished send kicks the queue,
+        so one wait serves both "more events" and "a slot is free".
+        """
+        batch.max_events = MAX_FLUSH_AT
+        queue, clock = self.queue, self._settings.clock
+        while len(self._in_flight) >= self._max_in_flight:
+            if queue.take_into(batch) or batch.full:
+                await self._slot_free()  # the batch can take no more
+            else:
+                await queue.wait(clock, None)
+
+    async def _slot_free(self) -> None:
+        self._slot_waiter = waiter = self.loop.create_future()
+        try:
+            await waiter
+        finally:
+            self._slot_waiter = None
 
     async def _send(self, envelopes: list[Envelope]) -> None:
         error: AnalyticsError | None = None
@@ -95,11 +119,13 @@ class Pipeline:
         except Exception as exc:  # a bug of ours: fail the batch loudly rather than strand it
             logger.exception("analytics_async: unexpected error in a batch send")
             error = DeliveryError(f"internal error: {type(exc).__name__}: {exc}")
-        self._in_flight.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
         self._on_sent(envelopes, error)
 
     def _sent(self, task: asyncio.Task[None]) -> None:
-        self._slots.release()
+        self._in_flight.pop(task, None)
+        if self._slot_waiter is not None:
+            wake(self._slot_waiter)
+        self.queue.kick()  # a lingering batcher may send now
 
     def cancel(self) -> list[asyncio.Task[None]]:
         """Stop now: cancel the batcher and every send, release calls waiting for room.

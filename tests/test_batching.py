@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
-from analytics_async.testing import FakeClock, SegmentSink
+from aiohttp import web
+
+from analytics_async.testing import FakeClock, SegmentSink, idle
 
 from .conftest import MakeAnalytics
 from .helpers import InFlight, eventually
@@ -83,3 +86,55 @@ async def test_in_flight_batches_are_bounded(make_analytics: MakeAnalytics, sink
     await analytics.flush()
     assert len(sink.events) == 10
     assert slow.peak == 2
+
+
+async def test_a_backlog_leaves_in_few_large_requests(
+    make_analytics: MakeAnalytics, sink: SegmentSink
+) -> None:
+    """While every send slot is busy the next batch keeps growing past flush_at, up to the API's limits."""
+    release = asyncio.Event()
+
+    async def held(request: web.Request, n: int) -> None:
+        if n == 1:
+            await release.wait()
+
+    sink.responder = held
+    analytics = make_analytics(flush_at=1, max_in_flight=1)
+    for i in range(500):
+        await analytics.track(event=f"E{i}", user_id="u")
+    await idle()
+    assert sink.requests == 1  # the first event is in flight; the other 499 linger in one batch
+    release.set()
+    await analytics.flush()
+    assert [len(b.events) for b in sink.batches] == [1, 499]
+    assert [e["event"] for e in sink.events] == [f"E{i}" for i in range(500)]
+
+
+async def test_lingering_respects_the_byte_limit(make_analytics: MakeAnalytics, sink: SegmentSink) -> None:
+    """A lingering batch stops at 480 KiB of events: large events still leave in bodies within 500 KB."""
+    release = asyncio.Event()
+
+    async def held(request: web.Request, n: int) -> None:
+        if n == 1:
+            await release.wait()
+
+    sink.responder = held
+    analytics = make_analytics(flush_at=1, max_in_flight=1, max_queue_size=100)
+    for i in range(60):
+        await analytics.track(event=f"E{i}", user_id="u", properties={"pad": "x" * 30_000})
+    release.set()
+    await analytics.flush()
+    assert sink.rejections == []
+    assert len(sink.events) == 60
+    assert all(b.json_bytes <= 500_000 for b in sink.batches)
+    assert max(len(b.events) for b in sink.batches) == 16
+
+
+async def test_a_lone_event_leaves_at_once_when_a_slot_is_free(
+    make_analytics: MakeAnalytics, sink: SegmentSink, clock: FakeClock
+) -> None:
+    """With flush_at=1 and a free slot, one event is sent without any flush or interval."""
+    analytics = make_analytics(flush_at=1, clock=clock)
+    await analytics.track(event="E", user_id="u")
+    await eventually(lambda: len(sink.batches) == 1)
+    assert clock.time() == 1000.0  # no fake time passed

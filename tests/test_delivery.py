@@ -42,7 +42,8 @@ async def test_half_of_requests_fail_with_503(
     await drive(clock, asyncio.ensure_future(analytics.flush()))
     accounted(analytics, ctxs, sink, errors)
     assert len(sink.events) == 200
-    assert analytics.stats().retries >= 10
+    stats = analytics.stats()
+    assert stats.retries == sink.requests // 2 >= 1  # one retry per 503 (every odd request)
 
 
 async def test_429_retry_after_pauses_every_batch(
@@ -166,7 +167,7 @@ async def test_hanging_server_with_short_request_timeout(
 
 
 async def test_one_batch_rejected_with_400(make_analytics: MakeAnalytics, sink: SegmentSink) -> None:
-    """A 400 for one batch fails exactly its events; the other batches are delivered."""
+    """A 400 for one batch fails exactly its events (however many lingered into it); the rest arrive."""
 
     async def reject_second(request: web.Request, n: int) -> web.StreamResponse | None:
         return web.Response(status=400) if n == 2 else None
@@ -178,9 +179,10 @@ async def test_one_batch_rejected_with_400(make_analytics: MakeAnalytics, sink: 
     ctxs = [await analytics.track(event="E", user_id="u", properties={"i": i}) for i in range(15)]
     await analytics.flush()
     accounted(analytics, ctxs, sink, errors)
-    assert len(errors) == 5
+    assert 0 < len(errors) < 15
+    assert len(errors) + len(sink.events) == 15
     assert all(isinstance(e.reason, HTTPStatusError) and e.reason.status == 400 for e in errors)
-    assert analytics.stats().failed == {"HTTPStatusError": 5}
+    assert analytics.stats().failed == {"HTTPStatusError": len(errors)}
 
 
 async def test_slow_server_with_saturated_in_flight(make_analytics: MakeAnalytics, sink: SegmentSink) -> None:
@@ -285,8 +287,9 @@ async def test_100k_events_against_a_dead_server(clock: FakeClock) -> None:
     assert growth < 20_000, f"{growth} memory blocks retained over the last 80,000 events"
     stats = analytics.stats()
     assert stats.queue_depth <= 10_000
-    held = 10_000 + (4 + 1) * 15  # the queue, 4 batches in flight and the batch being built
-    assert stats.dropped["QueueFullError"] == 100_000 - held
+    held = 100_000 - stats.dropped["QueueFullError"]
+    # The full queue, 4 batches of 15 in flight, and the batch lingering up to the API's limits.
+    assert 10_000 + 4 * 15 < held <= 10_000 + 4 * 15 + 2_500
     closing = asyncio.ensure_future(analytics.flush(close=True, timeout=1))
     await drive(clock, closing, step=1)
     stats = analytics.stats()

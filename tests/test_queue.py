@@ -11,6 +11,9 @@ from analytics_async.testing import SegmentSink, idle
 
 from .conftest import MakeAnalytics
 
+BIG = {"pad": "x" * 30_000}
+"""Properties of an event of about 30 KB: a batch holds at most 16, so a lingering batch fills up."""
+
 
 async def test_drop_policy_reports_each_dropped_event(
     make_analytics: MakeAnalytics, sink: SegmentSink
@@ -27,8 +30,8 @@ async def test_drop_policy_reports_each_dropped_event(
     analytics.on("error", errors.append)
     got: list[BaseException | None] = []
     ctxs = [
-        await analytics.track(event=f"E{i}", user_id="u", callback=lambda e, c: got.append(e))
-        for i in range(20)
+        await analytics.track(event=f"E{i}", user_id="u", properties=BIG, callback=lambda e, c: got.append(e))
+        for i in range(40)
     ]
     dropped = [c for c in ctxs if c.failed_delivery() is not None]
     assert dropped
@@ -37,8 +40,8 @@ async def test_drop_policy_reports_each_dropped_event(
     release.set()
     await analytics.flush()
     stats = analytics.stats()
-    assert stats.accepted == 20
-    assert stats.delivered + stats.dropped["QueueFullError"] == 20
+    assert stats.accepted == 40
+    assert stats.delivered + stats.dropped["QueueFullError"] == 40
     assert len(sink.events) == stats.delivered
 
 
@@ -65,7 +68,9 @@ async def test_close_deadline_releases_calls_waiting_for_room(sink: SegmentSink)
     )
     errors: list[ErrorEvent] = []
     analytics.on("error", errors.append)
-    producers = [asyncio.create_task(analytics.track(event=f"E{i}", user_id="u")) for i in range(6)]
+    producers = [
+        asyncio.create_task(analytics.track(event=f"E{i}", user_id="u", properties=BIG)) for i in range(30)
+    ]
     await idle()
     assert sum(not p.done() for p in producers) >= 1  # some calls wait for room
     await analytics.flush(close=True, timeout=0.05)
@@ -73,6 +78,6 @@ async def test_close_deadline_releases_calls_waiting_for_room(sink: SegmentSink)
     release.set()
     reasons = {type(c.failed_delivery().reason).__name__ for c in ctxs}  # type: ignore[union-attr]
     assert reasons == {"FlushTimeoutError"}  # waiting for room, they were accepted like the queued ones
-    assert len(errors) == 6
+    assert len(errors) == 30
     stats = analytics.stats()
-    assert stats.accepted == stats.failed["FlushTimeoutError"] == 6
+    assert stats.accepted == stats.failed["FlushTimeoutError"] == 30
