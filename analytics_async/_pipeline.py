@@ -74,12 +74,13 @@ class Pipeline:
             if not len(queue):
                 await queue.wait(clock, None)
                 continue
-            batch = Batch(settings.flush_at, self._byte_budget, clock.time())
+            batch = Batch(MAX_FLUSH_AT, self._byte_budget, clock.time())
             deadline = batch.started_at + settings.flush_interval
-            # Fill until full, until the next event does not fit, or until a flush wants it now or
-            # the interval (from the batch's first event) runs out. Wherever its events are, the
-            # ledger knows them: nothing here has to be handed back on cancellation.
-            while not queue.take_into(batch) and not batch.full:
+            # A batch takes every event already queued, up to the API's limits, and leaves once it
+            # holds flush_at events, once the next event does not fit, or once a flush wants it or
+            # the interval (from its first event) runs out. Wherever its events are, the ledger
+            # knows them: nothing here has to be handed back on cancellation.
+            while not queue.take_into(batch) and len(batch) < settings.flush_at and not batch.full:
                 if self._flush_waiting() or self._stopping or not await queue.wait(clock, deadline):
                     break
             await self._linger(batch)
@@ -94,7 +95,6 @@ class Pipeline:
         while a lone event still goes out the moment a slot is free. A finished send kicks the queue,
         so one wait serves both "more events" and "a slot is free".
         """
-        batch.max_events = MAX_FLUSH_AT
         queue, clock = self.queue, self._settings.clock
         while len(self._in_flight) >= self._max_in_flight:
             if queue.take_into(batch) or batch.full:

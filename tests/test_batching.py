@@ -16,10 +16,11 @@ from .helpers import InFlight, eventually
 async def test_full_batches_go_without_waiting(
     make_analytics: MakeAnalytics, sink: SegmentSink, clock: FakeClock
 ) -> None:
-    """Every flush_at events make a batch that is sent at once; the rest waits for the interval."""
+    """Events arriving one by one: every flush_at make a batch sent at once; the rest waits the interval."""
     analytics = make_analytics(flush_at=5, clock=clock)
     for i in range(12):
         await analytics.track(event=f"E{i}", user_id="u")
+        await idle()  # the next event arrives later, as in a service
     await eventually(lambda: len(sink.batches) == 2)
     await clock.advance(9.9)
     assert len(sink.batches) == 2
@@ -68,10 +69,11 @@ async def test_batches_stay_within_byte_limits(make_analytics: MakeAnalytics, si
 async def test_flush_at_one_sends_each_event(
     make_analytics: MakeAnalytics, sink: SegmentSink, clock: FakeClock
 ) -> None:
-    """flush_at=1 sends every event in its own request without waiting for the interval."""
+    """flush_at=1 sends every event arriving alone in its own request, without waiting for the interval."""
     analytics = make_analytics(flush_at=1, clock=clock)
     for i in range(3):
         await analytics.track(event=f"E{i}", user_id="u")
+        await idle()
     await eventually(lambda: len(sink.batches) == 3)
     assert sorted(e["event"] for e in sink.events) == ["E0", "E1", "E2"]
 
@@ -83,6 +85,7 @@ async def test_in_flight_batches_are_bounded(make_analytics: MakeAnalytics, sink
     analytics = make_analytics(flush_at=1, max_in_flight=2)
     for i in range(10):
         await analytics.track(event=f"E{i}", user_id="u")
+        await asyncio.sleep(0.001)  # one by one, so that each may leave on its own
     await analytics.flush()
     assert len(sink.events) == 10
     assert slow.peak == 2
@@ -100,10 +103,14 @@ async def test_a_backlog_leaves_in_few_large_requests(
 
     sink.responder = held
     analytics = make_analytics(flush_at=1, max_in_flight=1)
-    for i in range(500):
+    await analytics.track(event="E0", user_id="u")
+    await idle()  # E0 is in flight, and held there
+    for i in range(1, 500):
         await analytics.track(event=f"E{i}", user_id="u")
+        if i % 50 == 0:
+            await idle()  # events keep arriving while the only slot is busy
     await idle()
-    assert sink.requests == 1  # the first event is in flight; the other 499 linger in one batch
+    assert sink.requests == 1  # the other 499 linger in one batch
     release.set()
     await analytics.flush()
     assert [len(b.events) for b in sink.batches] == [1, 499]
@@ -138,3 +145,12 @@ async def test_a_lone_event_leaves_at_once_when_a_slot_is_free(
     await analytics.track(event="E", user_id="u")
     await eventually(lambda: len(sink.batches) == 1)
     assert clock.time() == 1000.0  # no fake time passed
+
+
+async def test_a_tight_loop_backlog_leaves_together(make_analytics: MakeAnalytics, sink: SegmentSink) -> None:
+    """Events queued faster than the batcher runs leave in one request: flush_at triggers, not caps."""
+    analytics = make_analytics(flush_at=5)
+    for i in range(12):
+        await analytics.track(event=f"E{i}", user_id="u")
+    await eventually(lambda: len(sink.batches) == 1)
+    assert [len(b.events) for b in sink.batches] == [12]

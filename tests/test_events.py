@@ -18,7 +18,7 @@ from analytics_async import (
     HTTPStatusError,
     TransportError,
 )
-from analytics_async.testing import FakeClock, SegmentSink
+from analytics_async.testing import FakeClock, SegmentSink, idle
 
 from .conftest import MakeAnalytics
 from .helpers import eventually, statuses
@@ -127,6 +127,7 @@ async def test_final_status_fails_each_event(make_analytics: MakeAnalytics, sink
         await analytics.track(event=f"E{i}", user_id="u", callback=lambda e, c: got.append(e))
         for i in range(3)
     ]
+    await idle()  # the batch of 3 leaves before the next event arrives
     await analytics.track(event="next batch", user_id="u")
     await analytics.flush()
     assert len(got) == 3

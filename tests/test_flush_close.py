@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from analytics_async import Analytics, ClosedError, Context, ErrorEvent, FlushTimeoutError
-from analytics_async.testing import FakeClock, SegmentSink
+from analytics_async.testing import FakeClock, SegmentSink, idle
 
 from .conftest import MakeAnalytics
 from .helpers import eventually, our_tasks
@@ -79,10 +79,12 @@ async def test_close_timeout_against_hanging_server(sink: SegmentSink, clock: Fa
         await sink.hang()
 
     analytics.on("error", slow_handler)
-    ctxs = [
-        await analytics.track(event=f"E{i}", user_id="u", callback=lambda e, c: callbacks.append(e))
-        for i in range(5)
-    ]
+    ctxs = []
+    for i in range(5):
+        ctxs.append(
+            await analytics.track(event=f"E{i}", user_id="u", callback=lambda e, c: callbacks.append(e))
+        )
+        await idle()  # one by one: batches of 2, 2 and 1
 
     async def close_and_look() -> list[asyncio.Task[object]]:
         await analytics.flush(close=True, timeout=5)

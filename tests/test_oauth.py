@@ -142,9 +142,10 @@ async def test_concurrent_batches_share_one_token_request(
         await release.wait()
 
     tokens.answer = slow
-    analytics = make_oauth(flush_at=1)
+    analytics = make_oauth(flush_at=1, max_in_flight=5)
     for _ in range(5):
         await analytics.track(event="E", user_id="u")
+        await idle()  # one by one: five batches, each waiting for the token
     await eventually(lambda: len(tokens.forms) == 1)
     await idle()  # a second token request now would have arrived
     release.set()
