@@ -6,13 +6,13 @@ hands it to the runtime, which queues it. `Analytics` adds the lifecycle, plugin
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from . import _message as msg
 from ._context import Callback, Context
-from ._runtime import Runtime
+from ._runtime import Accepted, Runtime
 from .errors import ValidationError
 
 __all__ = ["Calls"]
@@ -46,8 +46,9 @@ class Calls:
     ) -> Context:
         """Record that a user did `event`. Returns once the event is queued."""
         fields = msg.track_fields(event, properties)
-        return await self._accept("track", fields, user_id, anonymous_id, context, timestamp,
+        result = self._accept("track", fields, user_id, anonymous_id, context, timestamp,
                                   integrations, message_id, callback)  # fmt: skip
+        return result if isinstance(result, Context) else await result
 
     async def identify(
         self,
@@ -63,8 +64,9 @@ class Calls:
     ) -> Context:
         """Tie a user to their traits. Returns once the event is queued."""
         fields = msg.traits_fields(traits)
-        return await self._accept("identify", fields, user_id, anonymous_id, context, timestamp,
+        result = self._accept("identify", fields, user_id, anonymous_id, context, timestamp,
                                   integrations, message_id, callback)  # fmt: skip
+        return result if isinstance(result, Context) else await result
 
     async def page(
         self,
@@ -82,8 +84,9 @@ class Calls:
     ) -> Context:
         """Record a page view; `category` is also copied into the properties. Returns once queued."""
         fields = msg.page_fields(category, name, properties, category_in_properties=True)
-        return await self._accept("page", fields, user_id, anonymous_id, context, timestamp,
+        result = self._accept("page", fields, user_id, anonymous_id, context, timestamp,
                                   integrations, message_id, callback)  # fmt: skip
+        return result if isinstance(result, Context) else await result
 
     async def screen(
         self,
@@ -101,8 +104,9 @@ class Calls:
     ) -> Context:
         """Record a mobile screen view. Returns once the event is queued."""
         fields = msg.page_fields(category, name, properties, category_in_properties=False)
-        return await self._accept("screen", fields, user_id, anonymous_id, context, timestamp,
+        result = self._accept("screen", fields, user_id, anonymous_id, context, timestamp,
                                   integrations, message_id, callback)  # fmt: skip
+        return result if isinstance(result, Context) else await result
 
     async def group(
         self,
@@ -119,8 +123,9 @@ class Calls:
     ) -> Context:
         """Associate a user with group `group_id`. Returns once the event is queued."""
         fields = msg.group_fields(group_id, traits)
-        return await self._accept("group", fields, user_id, anonymous_id, context, timestamp,
+        result = self._accept("group", fields, user_id, anonymous_id, context, timestamp,
                                   integrations, message_id, callback)  # fmt: skip
+        return result if isinstance(result, Context) else await result
 
     async def alias(
         self,
@@ -135,8 +140,9 @@ class Calls:
     ) -> Context:
         """Tell Segment that `previous_id` and `user_id` are the same user. Returns once queued."""
         fields = msg.alias_fields(previous_id)
-        return await self._accept("alias", fields, user_id, None, context, timestamp,
+        result = self._accept("alias", fields, user_id, None, context, timestamp,
                                   integrations, message_id, callback, alias=True)  # fmt: skip
+        return result if isinstance(result, Context) else await result
 
     def _accept(  # noqa: PLR0917 - internal; mirrors the keyword-only public calls
         self,
@@ -151,8 +157,11 @@ class Calls:
         callback: Callback | None,
         *,
         alias: bool = False,
-    ) -> Coroutine[Any, Any, Context]:
-        """Build and validate the message (raising here, at the call), then hand it to the runtime."""
+    ) -> Accepted:
+        """Build and validate the message (raising here, at the call), then hand it to the runtime.
+
+        The runtime returns the Context at once in the common case, so no second coroutine is made.
+        """
         if callback is not None and not callable(callback):
             raise ValidationError("callback", f"must be callable, not {type(callback).__name__}")
         message = msg.build(type_, fields, user_id=user_id, anonymous_id=anonymous_id,

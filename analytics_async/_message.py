@@ -45,17 +45,25 @@ def new_message_id() -> str:
 
 _second: int = -1
 _second_text: str = ""
+_milli: int = -1
+_milli_text: str = ""
 
 
 def now_iso() -> str:
-    """Return the current UTC time as `YYYY-MM-DDTHH:MM:SS.mmmZ` (the per-second part is cached)."""
-    global _second, _second_text  # noqa: PLW0603 - a one-entry cache on the hot path
-    now = time.time()
-    second = int(now)
-    if second != _second:
-        _second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        _second = second
-    return f"{_second_text}.{int((now - second) * 1000):03d}Z"
+    """Return the current UTC time as `YYYY-MM-DDTHH:MM:SS.mmmZ` (cached per millisecond and second).
+
+    A burst makes dozens of events per millisecond: they share one string.
+    """
+    global _second, _second_text, _milli, _milli_text  # noqa: PLW0603 - one-entry caches on the hot path
+    milli = int(time.time() * 1000)
+    if milli != _milli:
+        second = milli // 1000
+        if second != _second:
+            _second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            _second = second
+        _milli_text = f"{_second_text}.{milli % 1000:03d}Z"
+        _milli = milli
+    return _milli_text
 
 
 def _id(field: str, value: object) -> str | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
 from functools import partial
 from typing import Any, Final
 
@@ -43,9 +44,12 @@ from .errors import (
     QueueFullError,
 )
 
-__all__ = ["ABORT_GRACE", "YIELD_EVERY", "Runtime"]
+__all__ = ["ABORT_GRACE", "YIELD_EVERY", "Accepted", "Runtime"]
 
 logger = logging.getLogger("analytics_async")
+
+Accepted = Context | Coroutine[Any, Any, Context]
+"""The Context of an event queued at once, or a coroutine that waits and then returns it."""
 
 ABORT_GRACE: Final = 0.05
 """Real seconds a closing flush past its deadline shares between its wind-down steps: cancelled tasks
@@ -102,16 +106,30 @@ class Runtime:
 
     # -- accepting -----------------------------------------------------------------------------
 
-    async def accept(self, message: dict[str, Any], callback: Callback | None) -> Context:
-        """Take a built message: plugins, serialization, queue. Returns its Context once queued.
+    def accept(
+        self, message: dict[str, Any], callback: Callback | None
+    ) -> Context | Coroutine[Any, Any, Context]:
+        """Take a built message: plugins, serialization, queue.
+
+        Returns its Context at once when the event could be queued without waiting (the common case:
+        no coroutine is made for it); otherwise a coroutine that waits (the batcher's turn, plugins,
+        room in the queue) and then returns the Context.
 
         Raises:
             ValidationError: a value cannot be serialized, or the event is above 32 KB.
             RuntimeError: the instance is in use by another running event loop.
         """
+        if self._yield_first or self.closed or self.stage.active:
+            return self._accept_waiting(message, callback)
+        pipeline = self._pipeline
+        if pipeline is None or pipeline.loop is not asyncio.get_running_loop():
+            pipeline = self._bind()
+        return self._queue(pipeline, message, callback)
+
+    async def _accept_waiting(self, message: dict[str, Any], callback: Callback | None) -> Context:
         if self._yield_first:
-            # The last call completed a batch: let the batcher run even in a tight loop of calls.
-            # This yield comes before the event is accepted, so a cancellation here means nothing was.
+            # A tight loop of calls: let the batcher and the sends run. This yield comes before the
+            # event is accepted, so a cancellation here means nothing was.
             self._yield_first = False
             await asyncio.sleep(0)
         if self.closed:
@@ -121,6 +139,11 @@ class Runtime:
             pipeline = self._bind()
         if self.stage.active:
             return await self._through_stage(pipeline, message, callback)
+        result = self._queue(pipeline, message, callback)
+        return result if isinstance(result, Context) else await result
+
+    def _queue(self, pipeline: Pipeline, message: dict[str, Any], callback: Callback | None) -> Accepted:
+        """Serialize, open and queue; a coroutine only when the queue is full and the policy waits."""
         payload = serialize(message)
         envelope = Envelope(context_of_payload(payload), payload, callback, message["type"])
         self.counters.accepted += 1
@@ -130,8 +153,10 @@ class Runtime:
             self._settler.delivered((envelope,))  # routed away from Segment: nothing to send
         elif queued := pipeline.queue.put_nowait(envelope):
             self._yield_first = queued % self._yield_every == 0
+        elif self.settings.queue_full == "wait":
+            return self._wait_for_room(pipeline, envelope)
         else:
-            await self._wait_for_room(pipeline, envelope)
+            self._drop_full(envelope)
         return envelope.ctx
 
     async def _through_stage(
@@ -158,16 +183,20 @@ class Runtime:
         envelope.after = self.stage.has_after
         if not to_segment:
             self._settler.delivered((envelope,))  # nothing to send to Segment
-        elif not pipeline.queue.put_nowait(envelope):
+        elif pipeline.queue.put_nowait(envelope):
+            pass
+        elif self.settings.queue_full == "wait":
             await self._wait_for_room(pipeline, envelope)
+        else:
+            self._drop_full(envelope)
         return ctx
 
-    async def _wait_for_room(self, pipeline: Pipeline, envelope: Envelope) -> None:
-        """The queue is full: drop the event, or wait for room (`queue_full`)."""
-        if self.settings.queue_full == "drop":
-            reason = QueueFullError(f"max_queue_size={self.settings.max_queue_size} reached")
-            self._settler.dropped(envelope, reason)
-            return
+    def _drop_full(self, envelope: Envelope) -> None:
+        reason = QueueFullError(f"max_queue_size={self.settings.max_queue_size} reached")
+        self._settler.dropped(envelope, reason)
+
+    async def _wait_for_room(self, pipeline: Pipeline, envelope: Envelope) -> Context:
+        """The queue is full and the policy waits: wait for room; the Context once queued (or settled)."""
         try:
             queued = await pipeline.queue.put(envelope)
         except BaseException:
@@ -175,6 +204,7 @@ class Runtime:
             raise
         if not queued:  # the queue closed: settled by the closing flush, or closed without it
             self._settler.dropped(envelope, ClosedError("the instance closed while the call waited for room"))
+        return envelope.ctx
 
     def _withdraw(self, envelope: Envelope) -> None:
         """The call raised after opening its event: the event was not accepted after all."""
