@@ -345,7 +345,9 @@ def chart(result: dict[str, Any], path: Path) -> None:
         (left, "events/s end to end (higher is better)"),
         (right, "CPU us per event (lower is better)"),
     ):
-        axis.set_xticks([n + width * (len(sizes) - 1) / 2 for n in range(len(names))], names, rotation=15)
+        axis.set_xticks(
+            [n + width * (len(sizes) - 1) / 2 for n in range(len(names))], names, rotation=30, ha="right"
+        )
         axis.set_title(title)
         axis.legend()
     figure.tight_layout()
