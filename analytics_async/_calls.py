@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from . import _message as msg
+from ._accept import Accepted
 from ._context import Callback, Context
-from ._runtime import Accepted, Runtime
+from ._runtime import Runtime
 from .errors import ValidationError
 
 __all__ = ["Calls"]

@@ -5,9 +5,8 @@ It alone opens events (`accept`), settles them (through its `Settler`) and close
 sends), the coroutines of user code, and the HTTP session. `Analytics` validates a call, builds the
 message and hands it over; nothing else drives an event's life.
 
-A call either returns a Context, and then its event is settled exactly once, or raises, and then
-nothing was accepted: a caller cancelled while its event waits (for plugins, for room) withdraws it,
-and no await follows the moment an event is queued.
+Accepting (from a built message to the queue) is written in `_accept.AcceptPath`, a mixin of this
+class; the state it works on is the Runtime's.
 """
 
 from __future__ import annotations
@@ -15,41 +14,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
 from functools import partial
 from typing import Any, Final
 
 from . import _fork
+from ._accept import AcceptPath
 from ._aiohttp import AiohttpClient
 from ._clock import wait_until, wake
-from ._context import Callback, Context, Envelope, context_of_payload, is_settled
+from ._context import Context, Envelope
 from ._events import HANDLER_OF, Emitter, ErrorEvent, FlushEvent
 from ._ledger import Ledger
-from ._message import serialize
 from ._oauth import TokenManager
 from ._oauth import validate as validate_oauth
 from ._pipeline import Pipeline
-from ._plugin import SEGMENT_IO, sends_to_segment
 from ._sender import Sender
 from ._settings import Settings
 from ._settle import Settler
-from ._stage import BeforeFailed, PluginStage
+from ._stage import PluginStage
 from ._stats import Counters, Stats
 from ._user import UserWork
 from .errors import (
     AnalyticsError,
-    ClosedError,
     DeliveryError,
     FlushTimeoutError,
-    QueueFullError,
 )
 
-__all__ = ["ABORT_GRACE", "YIELD_EVERY", "Accepted", "Runtime"]
+__all__ = ["ABORT_GRACE", "YIELD_EVERY", "Runtime"]
 
 logger = logging.getLogger("analytics_async")
 
-Accepted = Context | Coroutine[Any, Any, Context]
-"""The Context of an event queued at once, or a coroutine that waits and then returns it."""
 
 ABORT_GRACE: Final = 0.05
 """Real seconds a closing flush past its deadline shares between its wind-down steps: cancelled tasks
@@ -66,7 +59,7 @@ _MIN_STEP: Final = 0.005
 """Real seconds any wind-down step gets even when the grace is used up."""
 
 
-class Runtime:
+class Runtime(AcceptPath):
     """Opens, settles and closes the events of one `Analytics`, and owns what runs for them."""
 
     def __init__(self, settings: Settings) -> None:
@@ -103,122 +96,6 @@ class Runtime:
         for part in (self.user, self.stage, self._sender, self._tokens, self._owned_http):
             if part is not None:
                 part.after_fork()
-
-    # -- accepting -----------------------------------------------------------------------------
-
-    def accept(
-        self, message: dict[str, Any], callback: Callback | None
-    ) -> Context | Coroutine[Any, Any, Context]:
-        """Take a built message: plugins, serialization, queue.
-
-        Returns its Context at once when the event could be queued without waiting (the common case:
-        no coroutine is made for it); otherwise a coroutine that waits (the batcher's turn, plugins,
-        room in the queue) and then returns the Context.
-
-        Raises:
-            ValidationError: a value cannot be serialized, or the event is above 32 KB.
-            RuntimeError: the instance is in use by another running event loop.
-        """
-        if self._yield_first or self.closed or self.stage.active:
-            return self._accept_waiting(message, callback)
-        pipeline = self._pipeline
-        if pipeline is None or pipeline.loop is not asyncio.get_running_loop():
-            pipeline = self._bind()
-        return self._queue(pipeline, message, callback)
-
-    async def _accept_waiting(self, message: dict[str, Any], callback: Callback | None) -> Context:
-        if self._yield_first:
-            # A tight loop of calls: let the batcher and the sends run. This yield comes before the
-            # event is accepted, so a cancellation here means nothing was.
-            self._yield_first = False
-            await asyncio.sleep(0)
-        if self.closed:
-            return self._after_close(message, callback)
-        pipeline = self._pipeline
-        if pipeline is None or pipeline.loop is not asyncio.get_running_loop():
-            pipeline = self._bind()
-        if self.stage.active:
-            return await self._through_stage(pipeline, message, callback)
-        result = self._queue(pipeline, message, callback)
-        return result if isinstance(result, Context) else await result
-
-    def _queue(self, pipeline: Pipeline, message: dict[str, Any], callback: Callback | None) -> Accepted:
-        """Serialize, open and queue; a coroutine only when the queue is full and the policy waits."""
-        payload = serialize(message)
-        envelope = Envelope(context_of_payload(payload), payload, callback, message["type"])
-        self.counters.accepted += 1
-        self.ledger.open(envelope)
-        integrations = message.get("integrations")
-        if integrations and SEGMENT_IO in integrations and not sends_to_segment(integrations):
-            self._settler.delivered((envelope,))  # routed away from Segment: nothing to send
-        elif queued := pipeline.queue.put_nowait(envelope):
-            self._yield_first = queued % self._yield_every == 0
-        elif self.settings.queue_full == "wait":
-            return self._wait_for_room(pipeline, envelope)
-        else:
-            self._drop_full(envelope)
-        return envelope.ctx
-
-    async def _through_stage(
-        self, pipeline: Pipeline, message: dict[str, Any], callback: Callback | None
-    ) -> Context:
-        """Before and enrichment plugins run in the caller's task, ended by a closing deadline."""
-        envelope = Envelope(Context(message), b"", callback, message["type"])
-        self.counters.accepted += 1
-        self.ledger.open(envelope)  # a flush waits for events inside plugins
-        try:
-            ctx = await self.stage.run(envelope.ctx)
-            if ctx is None or is_settled(envelope.ctx):
-                return envelope.ctx  # a closing flush ran out of time while the plugins ran
-            envelope.payload = serialize(ctx.event)
-        except BeforeFailed as failed:
-            self._settler.failed((envelope,), failed.reason)
-            return envelope.ctx
-        except BaseException:
-            self._withdraw(envelope)  # cancelled, or invalid after the plugins: nothing accepted
-            raise
-        envelope.ctx = ctx
-        to_segment, destinations = self.stage.route(ctx)
-        envelope.work = self.stage.start_destinations(ctx, destinations)
-        envelope.after = self.stage.has_after
-        if not to_segment:
-            self._settler.delivered((envelope,))  # nothing to send to Segment
-        elif pipeline.queue.put_nowait(envelope):
-            pass
-        elif self.settings.queue_full == "wait":
-            await self._wait_for_room(pipeline, envelope)
-        else:
-            self._drop_full(envelope)
-        return ctx
-
-    def _drop_full(self, envelope: Envelope) -> None:
-        reason = QueueFullError(f"max_queue_size={self.settings.max_queue_size} reached")
-        self._settler.dropped(envelope, reason)
-
-    async def _wait_for_room(self, pipeline: Pipeline, envelope: Envelope) -> Context:
-        """The queue is full and the policy waits: wait for room; the Context once queued (or settled)."""
-        try:
-            queued = await pipeline.queue.put(envelope)
-        except BaseException:
-            self._withdraw(envelope)
-            raise
-        if not queued:  # the queue closed: settled by the closing flush, or closed without it
-            self._settler.dropped(envelope, ClosedError("the instance closed while the call waited for room"))
-        return envelope.ctx
-
-    def _withdraw(self, envelope: Envelope) -> None:
-        """The call raised after opening its event: the event was not accepted after all."""
-        if not is_settled(envelope.ctx):
-            self.counters.accepted -= 1
-            self.ledger.finish((envelope,))
-
-    def _after_close(self, message: dict[str, Any], callback: Callback | None) -> Context:
-        """A call after close: validated, announced with `call_after_close`, reported as dropped."""
-        envelope = Envelope(Context(message), serialize(message), callback, message["type"])
-        self.counters.accepted += 1
-        self.emitter.emit("call_after_close", message)
-        self._settler.dropped(envelope, ClosedError("the Analytics instance is closed"))
-        return envelope.ctx
 
     # -- the event loop ------------------------------------------------------------------------
 

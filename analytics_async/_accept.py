@@ -1,0 +1,169 @@
+"""From a built message to the queue: the accepting half of the `Runtime`.
+
+A call either returns a Context, and then its event is settled exactly once, or raises, and then
+nothing was accepted: a caller cancelled while its event waits (for plugins, for room) withdraws it,
+and no await follows the moment an event is queued. The common case makes no coroutine at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+from ._context import Callback, Context, Envelope, context_of_payload, is_settled
+from ._events import Emitter
+from ._ledger import Ledger
+from ._message import serialize
+from ._pipeline import Pipeline
+from ._plugin import SEGMENT_IO, sends_to_segment
+from ._settings import Settings
+from ._settle import Settler
+from ._stage import BeforeFailed, PluginStage
+from ._stats import Counters
+from .errors import ClosedError, QueueFullError
+
+__all__ = ["AcceptPath", "Accepted"]
+
+Accepted = Context | Coroutine[Any, Any, Context]
+"""The Context of an event queued at once, or a coroutine that waits and then returns it."""
+
+
+class AcceptPath:
+    """The accepting half of `Runtime` (a mixin: the state below is the Runtime's own)."""
+
+    settings: Settings
+    counters: Counters
+    ledger: Ledger
+    emitter: Emitter
+    stage: PluginStage
+    closed: bool
+    _settler: Settler
+    _pipeline: Pipeline | None
+    _yield_first: bool
+    _yield_every: int
+
+    if TYPE_CHECKING:
+
+        def _bind(self) -> Pipeline:
+            """The pipeline of the running loop (`Runtime._bind`)."""
+
+    def accept(
+        self, message: dict[str, Any], callback: Callback | None, payload: bytes | None = None
+    ) -> Accepted:
+        """Take a built message: plugins, serialization, queue.
+
+        Returns its Context at once when the event could be queued without waiting (the common case:
+        no coroutine is made for it); otherwise a coroutine that waits (the batcher's turn, plugins,
+        room in the queue) and then returns the Context. `payload` is the message's JSON when the caller
+        serialized it already (calls from other threads validate in their own thread).
+
+        Raises:
+            ValidationError: a value cannot be serialized, or the event is above 32 KB.
+            RuntimeError: the instance is in use by another running event loop.
+        """
+        if self._yield_first or self.closed or self.stage.active:
+            return self._accept_waiting(message, callback, payload)
+        pipeline = self._pipeline
+        if pipeline is None or pipeline.loop is not asyncio.get_running_loop():
+            pipeline = self._bind()
+        return self._queue(pipeline, message, callback, payload)
+
+    async def _accept_waiting(
+        self, message: dict[str, Any], callback: Callback | None, payload: bytes | None
+    ) -> Context:
+        if self._yield_first:
+            # A tight loop of calls: let the batcher and the sends run. This yield comes before the
+            # event is accepted, so a cancellation here means nothing was.
+            self._yield_first = False
+            await asyncio.sleep(0)
+        if self.closed:
+            return self._after_close(message, callback)
+        pipeline = self._pipeline
+        if pipeline is None or pipeline.loop is not asyncio.get_running_loop():
+            pipeline = self._bind()
+        if self.stage.active:
+            return await self._through_stage(pipeline, message, callback)
+        result = self._queue(pipeline, message, callback, payload)
+        return result if isinstance(result, Context) else await result
+
+    def _queue(
+        self, pipeline: Pipeline, message: dict[str, Any], callback: Callback | None, payload: bytes | None
+    ) -> Accepted:
+        """Serialize (unless done), open, queue; a coroutine only if the queue is full and we wait."""
+        if payload is None:
+            payload = serialize(message)
+        envelope = Envelope(context_of_payload(payload), payload, callback, message["type"])
+        self.counters.accepted += 1
+        self.ledger.open(envelope)
+        integrations = message.get("integrations")
+        if integrations and SEGMENT_IO in integrations and not sends_to_segment(integrations):
+            self._settler.delivered((envelope,))  # routed away from Segment: nothing to send
+        elif queued := pipeline.queue.put_nowait(envelope):
+            self._yield_first = queued % self._yield_every == 0
+        elif self.settings.queue_full == "wait":
+            return self._wait_for_room(pipeline, envelope)
+        else:
+            self._drop_full(envelope)
+        return envelope.ctx
+
+    async def _through_stage(
+        self, pipeline: Pipeline, message: dict[str, Any], callback: Callback | None
+    ) -> Context:
+        """Before and enrichment plugins run in the caller's task, ended by a closing deadline."""
+        envelope = Envelope(Context(message), b"", callback, message["type"])
+        self.counters.accepted += 1
+        self.ledger.open(envelope)  # a flush waits for events inside plugins
+        try:
+            ctx = await self.stage.run(envelope.ctx)
+            if ctx is None or is_settled(envelope.ctx):
+                return envelope.ctx  # a closing flush ran out of time while the plugins ran
+            envelope.payload = serialize(ctx.event)
+        except BeforeFailed as failed:
+            self._settler.failed((envelope,), failed.reason)
+            return envelope.ctx
+        except BaseException:
+            self._withdraw(envelope)  # cancelled, or invalid after the plugins: nothing accepted
+            raise
+        envelope.ctx = ctx
+        to_segment, destinations = self.stage.route(ctx)
+        envelope.work = self.stage.start_destinations(ctx, destinations)
+        envelope.after = self.stage.has_after
+        if not to_segment:
+            self._settler.delivered((envelope,))  # nothing to send to Segment
+        elif pipeline.queue.put_nowait(envelope):
+            pass
+        elif self.settings.queue_full == "wait":
+            await self._wait_for_room(pipeline, envelope)
+        else:
+            self._drop_full(envelope)
+        return ctx
+
+    def _drop_full(self, envelope: Envelope) -> None:
+        reason = QueueFullError(f"max_queue_size={self.settings.max_queue_size} reached")
+        self._settler.dropped(envelope, reason)
+
+    async def _wait_for_room(self, pipeline: Pipeline, envelope: Envelope) -> Context:
+        """The queue is full and the policy waits: wait for room; the Context once queued (or settled)."""
+        try:
+            queued = await pipeline.queue.put(envelope)
+        except BaseException:
+            self._withdraw(envelope)
+            raise
+        if not queued:  # the queue closed: settled by the closing flush, or closed without it
+            self._settler.dropped(envelope, ClosedError("the instance closed while the call waited for room"))
+        return envelope.ctx
+
+    def _withdraw(self, envelope: Envelope) -> None:
+        """The call raised after opening its event: the event was not accepted after all."""
+        if not is_settled(envelope.ctx):
+            self.counters.accepted -= 1
+            self.ledger.finish((envelope,))
+
+    def _after_close(self, message: dict[str, Any], callback: Callback | None) -> Context:
+        """A call after close: validated, announced with `call_after_close`, reported as dropped."""
+        envelope = Envelope(Context(message), serialize(message), callback, message["type"])
+        self.counters.accepted += 1
+        self.emitter.emit("call_after_close", message)
+        self._settler.dropped(envelope, ClosedError("the Analytics instance is closed"))
+        return envelope.ctx
