@@ -99,6 +99,11 @@ class Runtime(AcceptPath):
 
     # -- the event loop ------------------------------------------------------------------------
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop this instance runs in, once it has been used in one."""
+        return None if self._pipeline is None else self._pipeline.loop
+
     def _bind(self) -> Pipeline:
         """The pipeline of the running loop, made on first use or after a loop change."""
         loop = asyncio.get_running_loop()
