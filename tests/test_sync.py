@@ -1,0 +1,160 @@
+"""Sync and threaded code: the drop-in Client, the module-level API, and threads into an async app."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+import analytics_async.sync as sync_analytics
+from analytics_async import Analytics, ValidationError
+from analytics_async.sync import Client, InvalidCallError, MessageTooLargeError, from_thread
+from analytics_async.testing import SegmentSink
+
+from .helpers import eventually
+
+
+@pytest.fixture
+def client(threaded_sink: SegmentSink) -> Iterator[Client]:
+    """A drop-in Client pointed at a sink served from its own thread; shut down afterwards."""
+    made = Client("wk", host=threaded_sink.url)
+    yield made
+    made.shutdown(timeout=5)
+
+
+def test_calls_from_twenty_threads_are_delivered_once(client: Client, threaded_sink: SegmentSink) -> None:
+    """20 threads x 100 calls through one Client: 2,000 events arrive, each exactly once."""
+
+    def worker(n: int) -> None:
+        for i in range(100):
+            assert client.track(f"user-{n}", "Clicked", {"i": i})[0] is True
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    client.flush()
+    ids = [e["messageId"] for e in threaded_sink.events]
+    assert len(ids) == len(set(ids)) == 2000
+
+
+def test_the_official_signatures_and_results(client: Client, threaded_sink: SegmentSink) -> None:
+    """Positional arguments in the official SDK's order; (True, message) with string ids and messageId."""
+    ok, message = client.track("u1", "Signed Up", {"plan": "pro"})
+    assert ok is True
+    assert (message["userId"], message["event"], message["properties"]) == (
+        "u1",
+        "Signed Up",
+        {"plan": "pro"},
+    )
+    assert isinstance(message["messageId"], str)
+    assert message["timestamp"].endswith("Z")
+    client.identify("u1", {"email": "u1@example.com"})
+    client.group("u1", "g1", {"seats": 3})
+    client.alias("anon-1", "u1")
+    client.page("u1", "Docs", "Intro", {"path": "/docs"})
+    client.screen("u1", "App", "Home")
+    client.track(user_id=42, event="Keyword")
+    client.flush()
+    got = [(e["type"], e.get("userId"), e.get("previousId"), e.get("groupId")) for e in threaded_sink.events]
+    assert got == [
+        ("track", "u1", None, None), ("identify", "u1", None, None), ("group", "u1", None, "g1"),
+        ("alias", "u1", "anon-1", None), ("page", "u1", None, None), ("screen", "u1", None, None),
+        ("track", "42", None, None),
+    ]  # fmt: skip
+
+
+def test_invalid_calls_raise_what_the_official_sdk_raises(client: Client) -> None:
+    """Bad arguments raise AssertionError (and our ValidationError); oversize events RuntimeError."""
+    with pytest.raises(AssertionError) as info:
+        client.track(None, "E")
+    assert type(info.value) is InvalidCallError
+    assert issubclass(InvalidCallError, ValidationError)
+    with pytest.raises(AssertionError):
+        client.track("u", "E", properties="not a dict")  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError) as too_big:
+        client.track("u", "E", {"blob": "x" * 40_000})
+    assert isinstance(too_big.value, MessageTooLargeError)
+    with pytest.raises(AssertionError):
+        Client(None)
+
+
+def test_on_error_gets_each_failed_event(threaded_sink: SegmentSink) -> None:
+    """on_error(error, [message]) is called once per event that failed, as the official SDK's hook."""
+
+    async def reject(request: web.Request, n: int) -> web.StreamResponse:
+        await request.read()
+        return web.Response(status=400)
+
+    threaded_sink.responder = reject
+    failures: list[tuple[str, list[dict[str, Any]]]] = []
+    client = Client("wk", host=threaded_sink.url, on_error=lambda e, batch: failures.append((str(e), batch)))
+    client.track("u", "E1")
+    client.track("u", "E2")
+    client.shutdown(timeout=5)
+    assert sorted(batch[0]["event"] for _, batch in failures) == ["E1", "E2"]
+    assert {text for text, _ in failures} == {"[400] Bad Request"}
+
+
+def test_sync_mode_and_send_false(threaded_sink: SegmentSink) -> None:
+    """sync_mode=True delivers before the call returns; send=False sends nothing but answers (True, msg)."""
+    blocking = Client("wk", host=threaded_sink.url, sync_mode=True)
+    blocking.track("u", "Now")
+    assert [e["event"] for e in threaded_sink.events] == ["Now"]
+    blocking.shutdown()
+    silent = Client("wk", host=threaded_sink.url, send=False)
+    assert silent.track("u", "Never")[0] is True
+    silent.shutdown()
+    assert [e["event"] for e in threaded_sink.events] == ["Now"]
+
+
+def test_flush_timeout_bounds_the_wait(threaded_sink: SegmentSink) -> None:
+    """flush(timeout=...) returns while the server hangs; shutdown's deadline fails what is left."""
+
+    async def hang(request: web.Request, n: int) -> None:
+        await threaded_sink.hang()
+
+    threaded_sink.responder = hang
+    failures: list[BaseException] = []
+    client = Client("wk", host=threaded_sink.url, on_error=lambda e, batch: failures.append(e))
+    client.track("u", "E")
+    client.flush(timeout=0.05)  # returns: delivery goes on in the background
+    client.shutdown(timeout=0.05)
+    assert [type(e).__name__ for e in failures] == ["FlushTimeoutError"]
+
+
+def test_module_level_api_is_one_import_away(
+    threaded_sink: SegmentSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`import analytics_async.sync as analytics`, set write_key and host, call: as segment.analytics."""
+    monkeypatch.setattr(sync_analytics, "default_client", None)
+    monkeypatch.setattr(sync_analytics, "write_key", "wk")
+    monkeypatch.setattr(sync_analytics, "host", threaded_sink.url)
+    assert sync_analytics.track("u1", "Signed Up", {"plan": "pro"})[0] is True
+    sync_analytics.identify("u1", {"name": "Ada"})
+    sync_analytics.flush()
+    assert [e["type"] for e in threaded_sink.events] == ["track", "identify"]
+    sync_analytics.shutdown()
+
+
+async def test_worker_threads_send_through_the_apps_own_instance(sink: SegmentSink) -> None:
+    """from_thread(analytics): run_in_executor workers send through the instance in the app's loop."""
+    analytics = Analytics(write_key="wk", host=sink.url)
+    caller = from_thread(analytics)
+    loop = asyncio.get_running_loop()
+
+    def endpoint(i: int) -> str:  # a FastAPI `def` endpoint runs like this, in a worker thread
+        message = caller.track(event="From Thread", user_id=f"u{i}", properties={"i": i})
+        return str(message["messageId"])
+
+    ids = await asyncio.gather(*(loop.run_in_executor(None, endpoint, i) for i in range(50)))
+    await eventually(lambda: analytics.stats().accepted == 50)
+    await analytics.flush(close=True)
+    assert sorted(e["messageId"] for e in sink.events) == sorted(ids)
+    with pytest.raises(ValidationError):
+        await loop.run_in_executor(None, lambda: caller.track(event="", user_id="u"))
