@@ -5,7 +5,7 @@ from __future__ import annotations
 import pathlib
 
 import analytics_async
-from analytics_async import Analytics, HTTPRequest, errors, frameworks, testing
+from analytics_async import Analytics, HTTPRequest, errors, frameworks, sync, testing
 
 
 def test_all_is_pinned() -> None:
@@ -62,7 +62,7 @@ def test_reprs_never_show_the_write_key() -> None:
 
 
 def test_public_submodules_are_pinned() -> None:
-    """testing and frameworks export exactly their documented helpers."""
+    """testing, frameworks and sync export exactly their documented names."""
     assert sorted(testing.__all__) == [
         "FakeClock", "Faults", "ReceivedBatch", "RecordingClient", "Responder", "ScriptedClient",
         "SegmentSink", "Step", "idle",
@@ -71,6 +71,11 @@ def test_public_submodules_are_pinned() -> None:
         "ANALYTICS_KEY", "get_analytics", "lambda_handler", "lifespan", "setup_aiohttp",
         "shutdown_on_signals",
     ]  # fmt: skip
-    for module in (testing, frameworks):
+    assert sorted(sync.__all__) == [
+        "ATEXIT_TIMEOUT", "Client", "InvalidCallError", "InvalidSettingError", "MessageTooLargeError",
+        "ThreadCaller", "alias", "flush", "from_thread", "group", "identify", "join", "page", "screen",
+        "shutdown", "track",
+    ]  # fmt: skip
+    for module in (testing, frameworks, sync):
         for name in module.__all__:
             assert hasattr(module, name), name
