@@ -18,7 +18,7 @@ from ._context import Envelope
 from ._queue import EventQueue
 from ._sender import Sender
 from ._settings import MAX_FLUSH_AT, Settings
-from .errors import AnalyticsError, DeliveryError
+from .errors import AnalyticsError, DeliveryError, HTTPStatusError
 
 __all__ = ["Pipeline"]
 
@@ -119,6 +119,12 @@ class Pipeline:
         except Exception as exc:  # a bug of ours: fail the batch loudly rather than strand it
             logger.exception("analytics_async: unexpected error in a batch send")
             error = DeliveryError(f"internal error: {type(exc).__name__}: {exc}")
+        if isinstance(error, HTTPStatusError) and error.status == 413 and len(envelopes) > 1:
+            # Too large for this server: send each half on its own (one event still too large fails alone).
+            middle = len(envelopes) // 2
+            await self._send(envelopes[:middle])
+            await self._send(envelopes[middle:])
+            return
         self._on_sent(envelopes, error)
 
     def _sent(self, task: asyncio.Task[None]) -> None:

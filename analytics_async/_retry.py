@@ -52,7 +52,8 @@ class Decision:
     """The verdict on one attempt.
 
     Delivered; or give up with `error` (`delay` is None); or retry after `delay` seconds, `counted`
-    against `max_retries` (backoff) or not (a 429 with Retry-After, whose wait is `rate_limit`).
+    against `max_retries` or not (a 429 with Retry-After); `rate_limit` is a wait the server asked for
+    with Retry-After, which every batch of the instance observes.
     """
 
     delivered: bool = False
@@ -171,14 +172,18 @@ def decide(answer: Answer, attempts: Attempts, budget: RetryBudget, *, now: floa
         error = status_error(outcome, answer.reason, answer.location)
         if verdict is False:
             return Decision(error=error)
-    rate_limited = outcome == 429 and answer.retry_after is not None
+    wait = answer.retry_after
+    rate_limited = outcome == 429 and wait is not None
     backoff_elapsed = 0.0 if attempts.first_failure is None else now - attempts.first_failure
     out_of_budget = backoff_elapsed > budget.max_backoff_duration or attempts.retries >= budget.max_retries
     if (out_of_budget and not rate_limited) or attempts.made > budget.max_retries + EXTRA_ATTEMPTS:
         return Decision(error=error)
-    if rate_limited:
-        wait = max(answer.retry_after or 0.0, MIN_RATE_LIMIT_WAIT)
-        return Decision(delay=0.0, error=error, rate_limit=wait)
+    if wait is not None:
+        # The server said how long to wait (on a 429, 503, 408, ...): every batch waits that long at the
+        # shared gate. A 429's wait is not counted against max_retries (analytics-node); the others are.
+        return Decision(
+            delay=0.0, error=error, counted=not rate_limited, rate_limit=max(wait, MIN_RATE_LIMIT_WAIT)
+        )
     return Decision(delay=backoff(attempts.retries + 1, random), error=error, counted=True)
 
 

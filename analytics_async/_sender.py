@@ -184,7 +184,5 @@ class Sender:
                 HTTPResponseEvent(request.url, response.status, redact_headers(response.headers)),
             )
         headers = response.headers
-        retry_after = None
-        if response.status == 429:
-            retry_after = _retry.parse_retry_after(headers.get("Retry-After"), time.time())
+        retry_after = _retry.parse_retry_after(headers.get("Retry-After"), time.time())
         return _retry.Answer(response.status, response.reason, retry_after, headers.get("Location"))

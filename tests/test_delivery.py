@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import gzip
+import json
 import socket
 import sys
 
@@ -299,3 +300,46 @@ async def test_100k_events_against_a_dead_server(clock: FakeClock) -> None:
     assert stats.delivered == 0
     assert sum(stats.failed.values()) + sum(stats.dropped.values()) == 100_000
     assert reported == 100_000
+
+
+async def test_retry_after_on_a_503_pauses_every_batch(
+    make_analytics: MakeAnalytics, sink: SegmentSink, clock: FakeClock
+) -> None:
+    """A 503 with Retry-After: 3 holds every batch for 3 s (not a 1-2 s backoff), as a 429 would."""
+    sink.responder = statuses(503, headers={"Retry-After": "3"})
+    analytics = make_analytics(flush_at=1, clock=clock)
+    first = await analytics.track(event="first", user_id="u")
+    await eventually(lambda: sink.requests == 1)
+    second = await analytics.track(event="second", user_id="u")
+    await clock.advance(2.9)
+    assert sink.requests == 1
+    await clock.advance(0.1)
+    await eventually(lambda: len(sink.batches) == 2)
+    assert await first.delivered()
+    assert await second.delivered()
+    assert analytics.stats().retries == 1
+
+
+async def test_413_splits_the_batch_and_a_lone_event_fails_alone(
+    make_analytics: MakeAnalytics, sink: SegmentSink
+) -> None:
+    """A 413 sends each half on its own until batches fit; an event refused alone fails alone."""
+
+    async def small_batches_only(request: web.Request, n: int) -> web.StreamResponse | None:
+        events = json.loads(await request.read())["batch"]
+        if len(events) > 2 or any(e["properties"].get("poison") for e in events):
+            return web.Response(status=413, reason="Payload Too Large")
+        return None
+
+    sink.responder = small_batches_only
+    analytics = make_analytics(flush_at=9)
+    ctxs = [
+        await analytics.track(event=f"E{i}", user_id="u", properties={"poison": i == 4}) for i in range(9)
+    ]
+    await analytics.flush()
+    assert sorted(e["event"] for e in sink.events) == [f"E{i}" for i in range(9) if i != 4]
+    assert all(len(b.events) <= 2 for b in sink.batches)
+    failure = ctxs[4].failed_delivery()
+    assert failure is not None
+    assert str(failure.reason) == "[413] Payload Too Large"
+    assert analytics.stats().failed == {"HTTPStatusError": 1}

@@ -135,6 +135,15 @@ def test_429_with_retry_after_is_uncounted() -> None:
     assert _decide(429, retry_after=7.0, made=6, retries=5, max_retries=0).rate_limit == 7.0
 
 
+@pytest.mark.parametrize("status", [503, 408, 500, 460])
+def test_retry_after_is_honoured_on_every_retryable_status(status: int) -> None:
+    """Retry-After on any retryable status sets the shared wait; unlike a 429's, the retry is counted."""
+    decision = _decide(status, retry_after=7.0, made=1, retries=0, max_retries=3)
+    assert (decision.delay, decision.counted, decision.rate_limit) == (0.0, True, 7.0)
+    assert _decide(status, retry_after=7.0, made=4, retries=3, max_retries=3).delay is None  # budget spent
+    assert _decide(400, retry_after=7.0, made=1, retries=0, max_retries=3).delay is None  # final stays final
+
+
 def test_429_without_retry_after_is_counted() -> None:
     """A 429 without a usable Retry-After is an ordinary counted retry."""
     decision = _decide(429, reason="Too Many Requests", made=1, retries=0, max_retries=1)
