@@ -164,7 +164,11 @@ class Runtime(AcceptPath):
             return
         loop = asyncio.get_running_loop()
         grace_end = loop.time() + ABORT_GRACE
-        await self._abort(FlushTimeoutError(f"flush timed out after {timeout:g} s"), grace_end)
+        cause = self._sender.last_failure
+        why = f"flush timed out after {timeout:g} s" + (
+            f"; the last attempt failed: {cause}" if cause else ""
+        )
+        await self._abort(FlushTimeoutError(why), grace_end)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout_at(max(grace_end, loop.time() + _MIN_STEP)):
                 await self._release()

@@ -21,6 +21,7 @@ from . import _retry
 from ._clock import sleep
 from ._events import Emitter, HTTPRequestEvent, HTTPResponseEvent
 from ._http import HTTPClient, HTTPRequest, redact_headers
+from ._logs import RateLimitedLog
 from ._message import now_iso
 from ._oauth import TokenManager
 from ._settings import Settings
@@ -60,6 +61,9 @@ class Sender:
         self._random = random_source
         self._tokens = tokens
         self.gate = _retry.RateLimitGate()
+        self.last_failure: str | None = None
+        """What the latest failed attempt ran into (status or transport cause), for timeout reasons."""
+        self._retry_log = RateLimitedLog()
         self._budget = _retry.RetryBudget(
             settings.max_retries, settings.max_total_backoff_duration, oauth=tokens is not None
         )
@@ -110,6 +114,7 @@ class Sender:
                 self._tokens.clear()
             now = clock.time()
             decision = _retry.decide(answer, attempts, self._budget, now=now, random=self._random())
+            self.last_failure = None if decision.error is None else str(decision.error)
             if decision.delivered:
                 self.gate.clear()
             if decision.delay is None:
@@ -120,11 +125,9 @@ class Sender:
             if decision.rate_limit is not None:
                 self.gate.limit(now, decision.rate_limit)
             if decision.counted:
-                logger.debug(
-                    "analytics_async: retry %d in %.2fs after %s",
-                    attempts.retries,
-                    decision.delay,
-                    decision.error,
+                self._retry_log.line(
+                    f"sending {len(payloads):,} events failed ({decision.error}); "
+                    f"retry {attempts.retries} of {self._budget.max_retries}"
                 )
                 await sleep(clock, decision.delay)
 

@@ -20,6 +20,7 @@ from typing import Final
 from ._context import Context, Envelope, FailedDelivery, is_settled, settle
 from ._events import Emitter, ErrorEvent
 from ._ledger import Ledger
+from ._logs import RateLimitedLog
 from ._stats import Counters
 from ._user import FAILED, UserWork
 from .errors import DeliveryError
@@ -47,6 +48,7 @@ class Settler:
         self._ledger = ledger
         self._user = user
         self._after = after
+        self._log = RateLimitedLog()
 
     def delivered(self, envelopes: Iterable[Envelope]) -> None:
         """Report `envelopes` as delivered."""
@@ -100,6 +102,7 @@ class Settler:
     def _settle(self, envelopes: Iterable[Envelope], reason: BaseException | None, *, dropped: bool) -> None:
         """Settle; events without plugin work are counted, announced and finished in one pass each."""
         plain: list[Envelope] = []
+        reported = 0  # settled here but reported later (plugins, coroutine callbacks)
         failure = None if reason is None else FailedDelivery(reason)
         for envelope in envelopes:
             if not settle(envelope.ctx, failure):
@@ -107,10 +110,14 @@ class Settler:
             if envelope.work is not None or envelope.after:
                 self._count(reason, 1, dropped=dropped)
                 self._report(envelope, reason)
+                reported += 1
             elif envelope.callback is None or self._callback_done(envelope, reason):
                 plain.append(envelope)
             else:
                 self._count(reason, 1, dropped=dropped)  # a coroutine callback: announced when it ends
+                reported += 1
+        if reason is not None and (settled := len(plain) + reported):
+            self._log.events(settled, reason, dropped=dropped)
         if not plain:
             return
         self._count(reason, len(plain), dropped=dropped)
