@@ -1,7 +1,11 @@
 """Command line: `python -m analytics_async` (also installed as `analytics-async`).
 
 Commands: `demo` (events through the library to an in-process server), `sink` (a local
-Segment-compatible server printing what arrives, with fault injection) and `send` (one event).
+Segment-compatible server printing what arrives, with fault injection), `send` (one event) and
+`e2e-cli` (the CLI of Segment's cross-SDK end-to-end harness).
+
+Exit codes: 0 success; 1 the command ran and failed (an event not delivered, a port in use);
+2 invalid input (arguments, JSON, settings), with one line saying what is wrong.
 """
 
 from __future__ import annotations
@@ -9,8 +13,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
+from ._cli import UsageError
 from ._version import __version__
 
 __all__ = ["main"]
@@ -27,7 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="send events of all six types to an in-process server and show what arrived"
     )
-    demo.add_argument("--users", type=int, default=40, help="users to simulate; 8 calls each (default: 40)")
+    demo.add_argument(
+        "--users", type=_positive, default=40, help="users to simulate; 8 calls each (default: 40)"
+    )
 
     sink = commands.add_parser(
         "sink",
@@ -36,21 +44,26 @@ def _parser() -> argparse.ArgumentParser:
         "answer with errors, 429s or latency so you can try an app against a misbehaving API. "
         "Stops on Ctrl-C or SIGTERM and prints a summary.",
     )
-    sink.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback only)")
-    sink.add_argument("--port", type=int, default=8080, help="port (default: 8080; 0 picks a free one)")
+    sink.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    sink.add_argument("--port", type=_port, default=8080, help="port (default: 8080; 0 picks a free one)")
     sink.add_argument("--path", default="/v1/batch", help="batch path (default: /v1/batch)")
     sink.add_argument(
-        "--error-rate", type=float, default=0.0, help="share of requests answered --error-status"
+        "--error-rate", type=_share, default=0.0, help="share of requests answered --error-status (0 to 1)"
     )
     sink.add_argument(
-        "--error-status", type=int, default=503, help="status for injected errors (default: 503)"
+        "--error-status", type=_status, default=503, help="status for injected errors (default: 503)"
     )
-    sink.add_argument("--rate-limit-rate", type=float, default=0.0, help="share of requests answered 429")
-    sink.add_argument("--retry-after", type=float, default=1.0, help="Retry-After of injected 429s (seconds)")
-    sink.add_argument("--latency", type=float, default=0.0, help="seconds to wait before every answer")
+    sink.add_argument("--rate-limit-rate", type=_share, default=0.0, help="share of requests answered 429")
+    sink.add_argument(
+        "--retry-after",
+        type=_seconds,
+        default=1.0,
+        help="Retry-After of injected 429s (seconds)",
+    )
+    sink.add_argument("--latency", type=_seconds, default=0.0, help="seconds to wait before every answer")
     sink.add_argument("--seed", type=int, default=None, help="random seed, for repeatable faults")
     sink.add_argument("--quiet", action="store_true", help="print only the summary")
-    sink.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    sink.add_argument("--duration", type=_seconds, default=None, help="stop after this many seconds")
 
     send = commands.add_parser(
         "send",
@@ -77,15 +90,81 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--message-id", help="message id (default: a new uuid)")
     send.add_argument("--gzip", action="store_true", help="gzip the request body")
     send.add_argument(
-        "--timeout", type=float, default=30.0, help="seconds to wait for delivery (default: 30)"
+        "--timeout",
+        type=_seconds,
+        default=30.0,
+        help="seconds to wait for delivery (default: 30)",
     )
-    send.add_argument("--max-retries", type=int, default=3, help="retries on failure (default: 3)")
+    send.add_argument("--max-retries", type=_count, default=3, help="retries on failure (default: 3)")
+
+    e2e = commands.add_parser(
+        "e2e-cli",
+        help="run a scenario of Segment's cross-SDK end-to-end harness",
+        description="Send every event of --input through the library, flush, and print "
+        '{"success": ..., "sentBatches": N, "error": ...} as the last line (exit code 0).',
+    )
+    e2e.add_argument("--input", required=True, help="the scenario, a JSON object (see docs/cli.md)")
     return parser
 
 
+def _at_least(minimum: float, kind: type[int] | type[float]) -> Callable[[str], Any]:
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum:g}, not {text}")
+        return value
+
+    return parse
+
+
+def _bounded(low: int, high: int, what: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{what} must be from {low} to {high}, not {value}")
+        return value
+
+    return parse
+
+
+_port = _bounded(0, 65535, "a port")
+_seconds = _at_least(0.0, float)
+_count = _at_least(0, int)
+_positive = _at_least(1, int)
+_status = _bounded(100, 599, "an HTTP status")
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a share from 0 to 1, not {text}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse the command line and run the chosen command; return the exit code."""
+    """Parse the command line and run the chosen command; return the exit code (see the module doc)."""
     args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except UsageError as exc:
+        sys.stderr.write(f"analytics-async: error: {exc}\n")
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "e2e-cli":
+        from ._e2e import run_e2e  # noqa: PLC0415
+
+        return asyncio.run(run_e2e(args.input))
     if args.command == "demo":
         from ._demo import main as demo_main  # noqa: PLC0415 - each command imports what it needs
 

@@ -15,9 +15,13 @@ from typing import Any, TextIO
 
 from ._client import Analytics
 from ._sink import Faults, ReceivedBatch, SegmentSink, event_problem
-from .errors import AnalyticsError
+from .errors import AnalyticsError, ConfigError
 
-__all__ = ["run_send", "run_sink"]
+__all__ = ["UsageError", "run_send", "run_sink"]
+
+
+class UsageError(Exception):
+    """Invalid input: printed as one line, exit code 2."""
 
 
 def _print(out: TextIO, text: str) -> None:
@@ -84,9 +88,11 @@ async def run_sink(
     """Serve until SIGINT/SIGTERM (or `duration` seconds), printing events; then a summary."""
     table = _Table(out, quiet=quiet)
     sink = SegmentSink(path=path, faults=faults, on_batch=table.batch)
-    await sink.start(port=port)
-    if host != "127.0.0.1":
-        _print(out, "note: the sink listens on 127.0.0.1 only")
+    try:
+        await sink.start(port=port, host=host)
+    except OSError as exc:
+        sys.stderr.write(f"analytics-async: error: cannot listen on {host}:{port}: {exc.strerror or exc}\n")
+        return 1
     _print(out, f"Segment-compatible sink listening on {sink.url}{path}")
     _print(out, f"Point your client at it: Analytics(write_key=..., host={sink.url!r})")
     if faults != Faults():
@@ -125,9 +131,9 @@ def _json_arg(name: str, value: str | None) -> dict[str, Any] | None:
     try:
         parsed = json.loads(value)
     except ValueError as exc:
-        raise SystemExit(f"--{name} must be a JSON object: {exc}") from exc
+        raise UsageError(f"--{name} must be a JSON object: {exc}") from None
     if not isinstance(parsed, dict):
-        raise SystemExit(f"--{name} must be a JSON object, not {type(parsed).__name__}")
+        raise UsageError(f"--{name} must be a JSON object, not {type(parsed).__name__}")
     return parsed
 
 
@@ -135,7 +141,7 @@ async def run_send(args: Any, out: TextIO = sys.stdout) -> int:  # noqa: ANN401 
     """Send one event and report whether it was delivered; exit code 0 if so, 1 if not."""
     write_key = args.write_key or os.environ.get("SEGMENT_WRITE_KEY")
     if not write_key:
-        raise SystemExit("a write key is needed: --write-key or the SEGMENT_WRITE_KEY environment variable")
+        raise UsageError("a write key is needed: --write-key or the SEGMENT_WRITE_KEY environment variable")
     common: dict[str, Any] = {
         "context": _json_arg("context", args.context),
         "integrations": _json_arg("integrations", args.integrations),
@@ -153,7 +159,12 @@ async def run_send(args: Any, out: TextIO = sys.stdout) -> int:  # noqa: ANN401 
         "group": {"group_id": args.group_id, "traits": _json_arg("traits", args.traits), **ids},
         "alias": {"user_id": args.user_id, "previous_id": args.previous_id},
     }  # fmt: skip
-    analytics = Analytics(write_key=write_key, host=args.host, gzip=args.gzip, max_retries=args.max_retries)
+    try:
+        analytics = Analytics(
+            write_key=write_key, host=args.host, gzip=args.gzip, max_retries=args.max_retries
+        )
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
     try:
         ctx = await getattr(analytics, args.type)(**calls[args.type], **common)
     except AnalyticsError as exc:

@@ -128,8 +128,8 @@ class SegmentSink:
         """Every event received, in arrival order."""
         return [event for batch in self.batches for event in batch.events]
 
-    async def start(self, port: int = 0) -> str:
-        """Start listening on 127.0.0.1 (`port` 0 picks a free one); return the base URL."""
+    async def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
+        """Start listening on `host` (`port` 0 picks a free one); return the base URL."""
         app = web.Application(client_max_size=4 * MAX_BODY_BYTES)
         app.router.add_post(self.path, self._handle)
         self._released = asyncio.Event()
@@ -137,15 +137,19 @@ class SegmentSink:
         await self._runner.setup()
         # Bind the socket here, so the port is known whatever the event loop (uvloop's servers are
         # not asyncio.Server) and without reading aiohttp's private state.
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            listener.bind(("127.0.0.1", port))
+            listener.bind((host, port))
         except OSError:
             listener.close()
+            await self._runner.cleanup()
+            self._runner = None
             raise
         await web.SockSite(self._runner, listener).start()
-        self.url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        shown = f"[{host}]" if family == socket.AF_INET6 else ("127.0.0.1" if host == "0.0.0.0" else host)  # noqa: S104
+        self.url = f"http://{shown}:{listener.getsockname()[1]}"
         return self.url
 
     async def hang(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -88,10 +89,11 @@ def test_send_reports_invalid_input_and_missing_key(cli_sink: RunningSink) -> No
     assert result.returncode == 2
     assert "user_id" in result.stdout
     result = send("track", "--host", cli_sink.url, "--user-id", "u", "--event", "E", env=env)
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert "SEGMENT_WRITE_KEY" in result.stderr
     result = send("track", "--host", cli_sink.url, "--write-key", "k", "--user-id", "u", "--event", "E",
                   "--properties", "[1]", env=env)  # fmt: skip
+    assert result.returncode == 2
     assert "JSON object" in result.stderr
 
 
@@ -135,3 +137,115 @@ def test_help_is_complete(command: list[str]) -> None:
                 "send": ["--write-key", "SEGMENT_WRITE_KEY", "--host"], "demo": ["--users"]}  # fmt: skip
     for word in expected[command[0] if command else ""]:
         assert word in result.stdout
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["send", "track", "--write-key", "k", "--user-id", "u", "--event", "E", "--properties", "{bad"],
+        ["send", "track", "--write-key", "k", "--user-id", "u", "--event", "E", "--host", "ftp://x"],
+        ["send", "track", "--write-key", "k", "--user-id", "u", "--event", "E", "--max-retries", "-1"],
+        ["send", "track", "--write-key", "bad key", "--user-id", "u", "--event", "E"],
+        ["sink", "--port", "99999"],
+        ["sink", "--error-rate", "2"],
+        ["sink", "--latency", "-1"],
+        ["sink", "--error-status", "42"],
+        ["demo", "--users", "0"],
+    ],
+    ids=[
+        "bad JSON",
+        "bad host",
+        "negative retries",
+        "bad key",
+        "port",
+        "error rate",
+        "latency",
+        "status",
+        "users",
+    ],
+)
+def test_bad_input_is_one_clear_line_and_exit_2(argv: list[str]) -> None:
+    """Every bad input: exit code 2, the reason on the last line of stderr, no traceback."""
+    result = subprocess.run([*CLI, *argv], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert "error:" in last
+
+
+def test_sink_port_in_use_is_one_line_and_exit_1(cli_sink: RunningSink) -> None:
+    """A port already taken: one line naming it, exit code 1."""
+    port = cli_sink.url.rsplit(":", 1)[1]
+    result = subprocess.run(
+        [*CLI, "sink", "--port", port], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_sink_honours_host() -> None:
+    """--host is the address listened on (any loopback address here)."""
+    sink = subprocess.Popen(
+        [*CLI, "sink", "--port", "0", "--host", "127.0.0.2", "--duration", "5"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    assert sink.stdout is not None
+    first = sink.stdout.readline()
+    sink.terminate()
+    sink.communicate(timeout=20)
+    assert "http://127.0.0.2:" in first
+
+
+def e2e(spec: object) -> dict[str, object]:
+    """Run e2e-cli with `spec` as --input; its last stdout line, parsed (exit code 0 checked)."""
+    raw = spec if isinstance(spec, str) else json.dumps(spec)
+    result = subprocess.run(
+        [*CLI, "e2e-cli", "--input", raw], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    parsed: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    return parsed
+
+
+def test_e2e_cli_runs_a_harness_scenario(cli_sink: RunningSink) -> None:
+    """Two sequences of Segment message objects: all sent in order; success and the batch count."""
+    spec = {
+        "writeKey": "e2e-key",
+        "apiHost": cli_sink.url,
+        "config": {"flushAt": 2, "flushInterval": 100, "maxRetries": 1, "timeout": 5},
+        "sequences": [
+            {"delayMs": 0, "events": [
+                {"type": "identify", "userId": "u1", "traits": {"plan": "pro"}},
+                {"type": "track", "userId": "u1", "event": "Signed Up", "properties": {"x": 1},
+                 "messageId": "e2e-1", "timestamp": "2026-01-01T00:00:00.000Z"},
+            ]},
+            {"delayMs": 20, "events": [
+                {"type": "page", "anonymousId": "a1", "name": "Home"},
+                {"type": "group", "userId": "u1", "groupId": "g1"},
+                {"type": "alias", "userId": "u1", "previousId": "a1"},
+            ]},
+        ],
+    }  # fmt: skip
+    result = e2e(spec)
+    assert result["success"] is True
+    assert isinstance(result["sentBatches"], int)
+    assert result["sentBatches"] >= 1
+    assert "error" not in result
+    out = cli_sink.stop()
+    assert "alias=1, group=1, identify=1, page=1, track=1" in out
+
+
+def test_e2e_cli_reports_failures_and_bad_input() -> None:
+    """A dead host, an invalid event, or input that is not JSON: success false with the error, exit 0."""
+    dead = e2e({"writeKey": "k", "apiHost": "http://127.0.0.1:9", "config": {"maxRetries": 0},
+                "sequences": [{"events": [{"type": "track", "userId": "u", "event": "E"}]}]})  # fmt: skip
+    assert dead["success"] is False
+    assert "Connect" in str(dead["error"]) or "connect" in str(dead["error"])
+    invalid = e2e(
+        {"writeKey": "k", "apiHost": "http://127.0.0.1:9", "sequences": [{"events": [{"type": "track"}]}]}
+    )
+    assert invalid["success"] is False
+    assert "ValidationError" in str(invalid["error"])
+    assert e2e("{not json")["success"] is False
