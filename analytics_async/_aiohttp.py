@@ -8,7 +8,9 @@ imported on the first request, not with the package: it is half of `import analy
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from typing import TYPE_CHECKING, Final
+from urllib.parse import urlsplit
 
 from . import _fork
 from ._http import HTTPRequest, HTTPResponse
@@ -17,7 +19,7 @@ from .errors import TransportError
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["BODY_PREFIX", "AiohttpClient", "describe"]
+__all__ = ["BODY_PREFIX", "AiohttpClient", "describe", "env_proxy"]
 
 BODY_PREFIX: Final = 4096
 """Bytes of a response body read at most, for the reason text (a 200 MB error page stays unread)."""
@@ -28,10 +30,13 @@ class AiohttpClient:
 
     The session is bound to the loop that created it; used from a new loop (consecutive
     `asyncio.run()` calls), the client opens a new session there. Redirects are never followed:
-    a 3xx answer is returned as it is.
+    a 3xx answer is returned as it is. `proxy` (an http(s) URL) routes every request through that proxy;
+    without it, `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` from the environment apply, as in the
+    official SDK (which uses requests).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, proxy: str | None = None) -> None:
+        self._proxy = proxy
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -46,6 +51,8 @@ class AiohttpClient:
             session = self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=64, enable_cleanup_closed=False),
                 auto_decompress=True,
+                # Not trust_env: aiohttp would then look up netrc and proxies in a thread for every
+                # request (which also fails once the interpreter is exiting); see env_proxy.
                 trust_env=False,
             )
             self._loop = loop
@@ -75,6 +82,7 @@ class AiohttpClient:
                 data=request.body,
                 headers=dict(request.headers),
                 allow_redirects=False,
+                proxy=self._proxy or env_proxy(request.url),
                 timeout=aiohttp.ClientTimeout(total=request.timeout),
             ) as response:
                 return HTTPResponse(
@@ -118,3 +126,13 @@ def describe(exc: BaseException) -> str:
     if root is not exc and str(root) and str(root) not in text:
         text += f" (caused by {type(root).__name__}: {root})"
     return text
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy `HTTPS_PROXY` / `HTTP_PROXY` name for `url`, unless `NO_PROXY` exempts its host."""
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(parts.scheme)
+    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):  # reads NO_PROXY
+        return None
+    return proxy

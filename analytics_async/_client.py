@@ -56,6 +56,7 @@ class Analytics(Calls):
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         gzip: bool = False,
         clock: Clock | None = None,
+        proxy: str | None = None,
     ) -> None:
         self._settings = settings = Settings(
             write_key=write_key,
@@ -75,6 +76,7 @@ class Analytics(Calls):
             max_in_flight=max_in_flight,
             gzip=gzip,
             clock=clock or LoopClock(),
+            proxy=proxy,
         )
         self._runtime = Runtime(settings)
 

@@ -58,8 +58,8 @@ class Client:
 
     Parameters map to `Analytics` settings: `upload_size` -> `flush_at`, `upload_interval` ->
     `flush_interval`, `timeout` -> `http_request_timeout`, `send=False` -> `disable=True`, the
-    `oauth_*` ones -> `OAuthSettings`. `thread` is accepted and ignored (batches go out 4 at a time
-    from one event loop); `proxies` is not supported (a `ConfigError` if given). `on_error(error,
+    `oauth_*` ones -> `OAuthSettings`, `proxies` -> `proxy` (its "https" entry, else "http"). `thread` is
+    accepted and ignored (batches go out 4 at a time from one event loop). `on_error(error,
     messages)` is called once per failed event with a one-element list.
     """
 
@@ -88,8 +88,7 @@ class Client:
         max_total_backoff_duration: float = 43200,
         max_rate_limit_duration: float = 1800,
     ) -> None:
-        if proxies:
-            raise InvalidSettingError("proxies", "are not supported yet; the client connects directly")
+        proxy = (proxies.get("https") or proxies.get("http")) if proxies else None
         oauth = None
         if oauth_client_id and oauth_client_key and oauth_key_id:
             oauth = OAuthSettings(client_id=oauth_client_id, client_key=oauth_client_key, key_id=oauth_key_id,
@@ -102,6 +101,7 @@ class Client:
                 max_queue_size=max_queue_size, oauth_settings=oauth,
                 max_total_backoff_duration=max_total_backoff_duration,
                 max_rate_limit_duration=max_rate_limit_duration,
+                proxy=proxy,
             )  # fmt: skip
         except ConfigError as exc:
             raise InvalidSettingError(exc.setting, str(exc).partition(": ")[2]) from None

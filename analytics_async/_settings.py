@@ -54,6 +54,16 @@ def batch_url(host: object, path: object) -> str:
     return url.removesuffix("/")
 
 
+def _check_proxy(proxy: object, http_client: object) -> None:
+    if proxy is None:
+        return
+    parts = urlsplit(proxy) if isinstance(proxy, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError("proxy", "must be an http(s) URL, such as 'http://proxy.internal:3128'")
+    if http_client is not None:
+        raise ConfigError("proxy", "applies to the default HTTP client; configure your http_client")
+
+
 @attrs.frozen(kw_only=True)
 class Settings:
     """Every setting, validated at construction; errors are `ConfigError` naming the setting."""
@@ -75,6 +85,7 @@ class Settings:
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
     gzip: bool = False
     clock: Clock = attrs.field(factory=LoopClock)
+    proxy: str | None = None
     url: str = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -109,6 +120,7 @@ class Settings:
         if self.queue_full not in ("drop", "wait"):
             raise ConfigError("queue_full", f'must be "drop" or "wait", not {self.queue_full!r}')
         _integer("max_in_flight", self.max_in_flight, minimum=1)
+        _check_proxy(self.proxy, self.http_client)
         if not isinstance(self.clock, Clock):
             raise ConfigError("clock", "must have time() and call_at(when, callback) methods")
 

@@ -15,6 +15,14 @@ from analytics_async.testing import FakeClock, SegmentSink
 MakeAnalytics = Callable[..., Analytics]
 
 
+@pytest.fixture(autouse=True)
+def _no_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests to the local servers must not go through a proxy this machine may define."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
 @pytest.fixture
 async def sink() -> AsyncIterator[SegmentSink]:
     """A SegmentSink listening on 127.0.0.1."""
