@@ -75,6 +75,13 @@ def validate(settings: object, default_max_retries: int) -> tuple[OAuthSettings,
     attempts = max(1, max_retries)  # the token manager counts attempts: 0 retries still asks once
     if settings.http_client is not None and not isinstance(settings.http_client, HTTPClient):
         raise ConfigError("oauth_settings.http_client", "must have async send(request) and aclose() methods")
+    try:
+        import cryptography  # noqa: F401, PLC0415 - the extra's presence, checked at construction
+        import jwt  # noqa: F401, PLC0415
+    except ImportError:
+        raise ConfigError(
+            "oauth_settings", "needs the oauth extra: python -m pip install 'analytics-async[oauth]'"
+        ) from None
     return settings, load_private_key(settings.client_key), attempts
 
 

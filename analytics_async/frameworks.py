@@ -14,16 +14,20 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Final
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any, Final
 
 from ._client import Analytics
 
-try:  # Starlette (FastAPI) is optional; the annotation lets FastAPI inject the request
+if TYPE_CHECKING:
+    from aiohttp import web
     from starlette.requests import HTTPConnection
-except ImportError:  # pragma: no cover - only without Starlette installed
-    HTTPConnection = object  # type: ignore[misc,assignment]
+
+    ANALYTICS_KEY: web.AppKey[Analytics]
+    """`request.app[ANALYTICS_KEY]` is the instance given to `setup_aiohttp`."""
+
+    def get_analytics(request: HTTPConnection) -> Analytics:
+        """FastAPI dependency returning the instance set up by `lifespan` (`Depends(get_analytics)`)."""
+
 
 __all__ = [
     "ANALYTICS_KEY",
@@ -68,30 +72,57 @@ def lifespan(
     return manage
 
 
-def get_analytics(request: HTTPConnection) -> Analytics:
-    """FastAPI dependency returning the instance set up by `lifespan` (`Depends(get_analytics)`).
+@functools.cache
+def _get_analytics() -> Callable[..., Analytics]:
+    """`get_analytics`, made on first use: its annotation is Starlette's, which FastAPI reads."""
+    from starlette.requests import HTTPConnection  # noqa: PLC0415 - a FastAPI app has it loaded already
 
-    Raises:
-        RuntimeError: the app was not started with `lifespan(analytics)`.
-    """
-    for holder in (getattr(request, "state", None), getattr(getattr(request, "app", None), "state", None)):
-        found = getattr(holder, "analytics", None)
-        if isinstance(found, Analytics):
-            return found
-    raise RuntimeError("no Analytics on this app: pass lifespan=analytics_async.frameworks.lifespan(...)")
+    def get_analytics(request: HTTPConnection) -> Analytics:
+        """FastAPI dependency returning the instance set up by `lifespan` (`Depends(get_analytics)`).
+
+        Raises:
+            RuntimeError: the app was not started with `lifespan(analytics)`.
+        """
+        for holder in (
+            getattr(request, "state", None),
+            getattr(getattr(request, "app", None), "state", None),
+        ):
+            found = getattr(holder, "analytics", None)
+            if isinstance(found, Analytics):
+                return found
+        raise RuntimeError("no Analytics on this app: pass lifespan=analytics_async.frameworks.lifespan(...)")
+
+    get_analytics.__annotations__ = {"request": HTTPConnection, "return": Analytics}  # real types for FastAPI
+    return get_analytics
 
 
 # -- aiohttp web -----------------------------------------------------------------------------------
 
-ANALYTICS_KEY: Final = web.AppKey("analytics", Analytics)
-"""`request.app[ANALYTICS_KEY]` is the instance given to `setup_aiohttp`."""
+
+@functools.cache
+def _analytics_key() -> web.AppKey[Analytics]:
+    from aiohttp import web  # noqa: PLC0415 - aiohttp.web costs ~150 ms: only aiohttp apps load it
+
+    return web.AppKey("analytics", Analytics)
+
+
+def __getattr__(name: str) -> object:
+    """`ANALYTICS_KEY` and `get_analytics`, made on first use.
+
+    Importing this module imports no web framework (aiohttp.web alone costs ~150 ms).
+    """
+    if name == "ANALYTICS_KEY":
+        return _analytics_key()
+    if name == "get_analytics":
+        return _get_analytics()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def setup_aiohttp(
     app: web.Application, analytics: Analytics, *, shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT
 ) -> None:
     """Store `analytics` as `app[ANALYTICS_KEY]` and close it (with a deadline) on app cleanup."""
-    app[ANALYTICS_KEY] = analytics
+    app[_analytics_key()] = analytics
 
     async def close_on_cleanup(app: web.Application) -> AsyncIterator[None]:
         yield

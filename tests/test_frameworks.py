@@ -115,3 +115,16 @@ def test_pytest_plugin_in_a_user_project(tmp_path: Path) -> None:
         capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False,
     )  # fmt: skip
     assert "1 passed" in result.stdout, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_importing_frameworks_loads_no_web_framework() -> None:
+    """`import analytics_async.frameworks` loads neither aiohttp.web nor starlette (ANALYTICS_KEY is lazy)."""
+    code = (
+        "import sys, analytics_async.frameworks as f\n"
+        "print(sorted(m for m in ('aiohttp.web', 'starlette', 'fastapi') if m in sys.modules))\n"
+        "f.ANALYTICS_KEY\n"
+        "print('aiohttp.web' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split("\n")[:2] == ["[]", "True"]

@@ -381,3 +381,13 @@ async def test_zero_retries_is_legal_with_oauth(
     await analytics.flush(close=True)
     assert await ctx.delivered(timeout=0) is True
     assert len(tokens.forms) == 1
+
+
+def test_oauth_without_the_extra_names_it(
+    rsa_key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OAuth configured without pyjwt/cryptography installed: a ConfigError naming the oauth extra."""
+    monkeypatch.setitem(sys.modules, "jwt", None)  # as if not installed
+    settings = OAuthSettings(client_id="c", client_key=pem(rsa_key), key_id="k")
+    with pytest.raises(ConfigError, match=r"analytics-async\[oauth\]"):
+        Analytics(write_key="wk", oauth_settings=settings)
