@@ -101,8 +101,14 @@ class AiohttpClient:
         """Close the session of the running loop, if any; the client may be used again later."""
         session, self._session = self._session, None
         loop, self._loop = self._loop, None
-        if session is not None and not session.closed and loop is asyncio.get_running_loop():
-            await session.close()
+        if session is None or session.closed or loop is not asyncio.get_running_loop():
+            return
+        # Close the connector now (its transports close at once) and mark the session closed before
+        # awaiting anything: a deadline cancelling the wait below leaves nothing open behind.
+        connector = session.connector
+        session.detach()
+        if connector is not None:
+            await connector.close()
 
 
 async def _body_prefix(response: aiohttp.ClientResponse) -> str | None:

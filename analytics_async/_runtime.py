@@ -209,11 +209,17 @@ class Runtime(AcceptPath):
         await self.user.run_deferred(max(grace_end - loop.time(), _MIN_STEP))
 
     async def _release(self) -> None:
-        """Stop the OAuth token manager and close the HTTP session the library created."""
-        if self._tokens is not None:
-            await self._tokens.aclose()
-        if self._owned_http is not None:
-            await self._owned_http.aclose()
+        """Stop the OAuth token manager, then close the HTTP session the library created.
+
+        In this order no token request can open a session after the close; the close runs even when
+        a deadline cuts the first step short.
+        """
+        try:
+            if self._tokens is not None:
+                await self._tokens.aclose()
+        finally:
+            if self._owned_http is not None:
+                await self._owned_http.aclose()
 
     # -- reporting -----------------------------------------------------------------------------
 
