@@ -1,13 +1,13 @@
 """Compare analytics-async with the official SDKs and a bare floor, end to end, in one session.
 
-    python -m pip install -e '.[bench]' && python -m benchmarks.compare
+    python -m pip install -e '.[bench]' && python -m benchmarks.compare [--write]
 
 Starts a counting sink in its own process, then runs each contender in a fresh process, interleaved
 and repeated: analytics-async, segment-analytics-python, @segment/analytics-node (when Node.js and
 npm are available; installed into benchmarks/.node on first use) and the bare floor (the same
 messages built by hand, orjson, aiohttp, 4 requests in flight). Reports medians and ratios to the
 floor measured in the same run, import times and a Lambda-style cold path, and writes
-docs/benchmarks.md and docs/benchmarks.png.
+benchmarks/report.md and its chart (with --write: the committed docs/benchmarks.md and .png).
 """
 
 from __future__ import annotations
@@ -361,11 +361,19 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 100_000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-node", action="store_true", help="skip @segment/analytics-node")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "benchmarks" / "report.md",
+        help="where the report goes (default: benchmarks/report.md; --write: docs/benchmarks.md)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--write", action="store_true", help="update the committed docs/benchmarks.md and its chart"
+    )
     parser.add_argument(
         "--render-only", action="store_true", help="rebuild the report from benchmarks/last-run.json"
     )
     args = parser.parse_args()
+    if args.write:
+        args.out = ROOT / "docs" / "benchmarks.md"
     saved = ROOT / "benchmarks" / "last-run.json"
     if args.render_only:
         result = json.loads(saved.read_text())
@@ -376,7 +384,9 @@ def main() -> None:
         saved.write_text(json.dumps(result, indent=1))
     kept = marked_sections(args.out.read_text()) if args.out.exists() else ""  # other benchmarks' parts
     args.out.write_text(
-        render(result, args.repeat, "python -m pip install -e '.[bench]' && python -m benchmarks.compare")
+        render(
+            result, args.repeat, "python -m pip install -e '.[bench]' && python -m benchmarks.compare --write"
+        )
         + ("\n" + kept if kept else "")
     )
     chart(result, args.out.with_suffix(".png"))
