@@ -6,10 +6,12 @@ import math
 import warnings
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self, TypeVar, overload
 
 from ._calls import Calls
 from ._clock import Clock, LoopClock
+from ._context import Context
+from ._events import ErrorEvent, FlushEvent, HTTPRequestEvent, HTTPResponseEvent
 from ._http import HTTPClient
 from ._oauth import OAuthSettings
 from ._plugin import Plugin
@@ -19,6 +21,15 @@ from ._stats import Stats
 from ._version import __version__
 
 __all__ = ["Analytics"]
+
+P = TypeVar("P")
+Handler = Callable[[P], object]
+"""An event handler: a function or coroutine function taking the event's payload."""
+TypeEvent = Literal["track", "identify", "page", "screen", "group", "alias"]
+EventName = Literal[
+    "track", "identify", "page", "screen", "group", "alias", "error", "flush", "http_request",
+    "http_response", "register", "deregister", "call_after_close", "drained",
+]  # fmt: skip
 
 
 class Analytics(Calls):
@@ -153,17 +164,50 @@ class Analytics(Calls):
 
     # -- events and counters -------------------------------------------------------------------
 
-    def on(self, name: str, handler: Callable[[Any], Any]) -> Self:
+    # One overload per event name, so that a handler's payload type is checked (see API.md, Events).
+    @overload
+    def on(self, name: TypeEvent, handler: Handler[Context]) -> Self: ...
+    @overload
+    def on(self, name: Literal["error"], handler: Handler[ErrorEvent]) -> Self: ...
+    @overload
+    def on(self, name: Literal["flush"], handler: Handler[FlushEvent]) -> Self: ...
+    @overload
+    def on(self, name: Literal["http_request"], handler: Handler[HTTPRequestEvent]) -> Self: ...
+    @overload
+    def on(self, name: Literal["http_response"], handler: Handler[HTTPResponseEvent]) -> Self: ...
+    @overload
+    def on(self, name: Literal["register", "deregister"], handler: Handler[list[str]]) -> Self: ...
+    @overload
+    def on(self, name: Literal["call_after_close"], handler: Handler[dict[str, Any]]) -> Self: ...
+    @overload
+    def on(self, name: Literal["drained"], handler: Handler[None]) -> Self: ...
+    def on(self, name: str, handler: Handler[Any]) -> Self:
         """Call `handler(payload)` on every `name` event (sync or async); returns the instance."""
         self._runtime.emitter.on(name, handler)
         return self
 
-    def once(self, name: str, handler: Callable[[Any], Any]) -> Self:
+    @overload
+    def once(self, name: TypeEvent, handler: Handler[Context]) -> Self: ...
+    @overload
+    def once(self, name: Literal["error"], handler: Handler[ErrorEvent]) -> Self: ...
+    @overload
+    def once(self, name: Literal["flush"], handler: Handler[FlushEvent]) -> Self: ...
+    @overload
+    def once(self, name: Literal["http_request"], handler: Handler[HTTPRequestEvent]) -> Self: ...
+    @overload
+    def once(self, name: Literal["http_response"], handler: Handler[HTTPResponseEvent]) -> Self: ...
+    @overload
+    def once(self, name: Literal["register", "deregister"], handler: Handler[list[str]]) -> Self: ...
+    @overload
+    def once(self, name: Literal["call_after_close"], handler: Handler[dict[str, Any]]) -> Self: ...
+    @overload
+    def once(self, name: Literal["drained"], handler: Handler[None]) -> Self: ...
+    def once(self, name: str, handler: Handler[Any]) -> Self:
         """Call `handler(payload)` on the next `name` event only; returns the instance."""
         self._runtime.emitter.on(name, handler, once=True)
         return self
 
-    def off(self, name: str, handler: Callable[[Any], Any] | None = None) -> Self:
+    def off(self, name: EventName, handler: Handler[Any] | None = None) -> Self:
         """Remove `handler` (or every handler) from `name`; returns the instance."""
         self._runtime.emitter.off(name, handler)
         return self

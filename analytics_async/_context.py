@@ -24,7 +24,8 @@ __all__ = [
     "settle",
 ]
 
-Callback = Callable[[BaseException | None, "Context"], Any]
+Callback = Callable[[Exception | None, "Context"], object]
+"""`callback(err, ctx)`: `err` is None once delivered, else why not (an Exception); may be async."""
 LogLevel = Literal["debug", "info", "warn", "error"]
 _INDEX: Final = re.compile(r"\d+")
 _IGNORED_KEYS: Final = frozenset({"__proto__", "constructor", "prototype"})

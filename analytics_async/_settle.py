@@ -15,7 +15,7 @@ import gc
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
-from typing import Final
+from typing import Any, Final, cast
 
 from ._context import Context, Envelope, FailedDelivery, is_settled, settle
 from ._events import Emitter, ErrorEvent
@@ -27,6 +27,7 @@ from .errors import DeliveryError
 
 __all__ = ["CALLBACK_TIMEOUT", "Settler"]
 
+CoroutineCallback = Callable[..., Awaitable[Any]]
 CALLBACK_TIMEOUT: Final = 1.0
 """Seconds a coroutine callback may run before the pipeline goes on without it (as analytics-node)."""
 _TYPE_EVENTS: Final = ("track", "identify", "page", "screen", "group", "alias")
@@ -162,7 +163,7 @@ class Settler:
         if user.deferring and user.is_coroutine_function(callback):
             # Past a closing deadline: announced at once with the rest; the callback runs only if the
             # wind-down budget reaches it (the error event then comes before it, in this case only).
-            user.defer_call("callback", callback, (reason, ctx), ctx=ctx)
+            user.defer_call("callback", cast("CoroutineCallback", callback), (reason, ctx), ctx=ctx)
             return True
         result = user.call("callback", callback, reason, ctx, ctx=ctx)
         if result is FAILED or not inspect.isawaitable(result):

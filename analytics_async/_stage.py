@@ -21,6 +21,7 @@ from . import _fork
 from ._context import Context
 from ._plugin import PLUGIN_TYPES, SEGMENT_IO, Plugin, PluginType, maybe_await, routed, sends_to_segment
 from ._user import UserWork, is_our_cancellation
+from .errors import DeliveryError
 
 __all__ = ["BeforeFailed", "PluginStage"]
 
@@ -30,7 +31,7 @@ logger = logging.getLogger("analytics_async")
 class BeforeFailed(Exception):  # noqa: N818 - internal signal carrying the reason
     """A `before` plugin failed the event; `reason` is what it raised."""
 
-    def __init__(self, reason: BaseException) -> None:
+    def __init__(self, reason: Exception) -> None:
         super().__init__(str(reason))
         self.reason = reason
 
@@ -197,7 +198,7 @@ class PluginStage:
                     raise
                 if plugin.type == "before":
                     ctx.log("error", "plugin Error", {"plugin": plugin.name, "error": repr(exc)})
-                    raise BeforeFailed(exc) from exc
+                    raise BeforeFailed(_as_exception(plugin, exc)) from exc
                 self._failed(plugin, "enrichment", ctx, exc)
         return ctx
 
@@ -262,3 +263,12 @@ def _expire(scopes: list[asyncio.Timeout]) -> None:
 
 def _after_before(plugin: Plugin) -> bool:
     return plugin.type != "before"
+
+
+def _as_exception(plugin: Plugin, exc: BaseException) -> Exception:
+    """What a before plugin raised, as an Exception (a callback's `err` is one): wrapped if need be."""
+    if isinstance(exc, Exception):
+        return exc
+    wrapped = DeliveryError(f"before plugin {plugin.name!r} raised {type(exc).__name__}: {exc}")
+    wrapped.__cause__ = exc
+    return wrapped
