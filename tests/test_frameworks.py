@@ -100,21 +100,36 @@ async def test_scripted_client_plays_failures() -> None:
 
 
 @pytest.mark.slow
-def test_pytest_plugin_in_a_user_project(tmp_path: Path) -> None:
-    """A user's test using the `analytics` and `analytics_recorder` fixtures passes."""
-    (tmp_path / "pytest.ini").write_text("[pytest]\nasyncio_mode = auto\n")
-    (tmp_path / "conftest.py").write_text('pytest_plugins = ["analytics_async.pytest_plugin"]\n')
+@pytest.mark.parametrize(
+    ("ini", "mark"),
+    [
+        ("asyncio_mode = auto\nasyncio_default_fixture_loop_scope = function", ""),
+        ("asyncio_mode = strict\nasyncio_default_fixture_loop_scope = function", "@pytest.mark.asyncio\n"),
+        ("", "@pytest.mark.anyio\n"),
+    ],
+    ids=["pytest-asyncio auto", "pytest-asyncio strict", "anyio"],
+)
+def test_pytest_plugin_in_a_user_project(tmp_path: Path, ini: str, mark: str) -> None:
+    """A user's test using the `analytics` and `analytics_recorder` fixtures passes in each async mode."""
+    (tmp_path / "pytest.ini").write_text(f"[pytest]\n{ini}\n")
+    (tmp_path / "conftest.py").write_text(
+        'import pytest\npytest_plugins = ["analytics_async.pytest_plugin"]\n\n'
+        "@pytest.fixture\ndef anyio_backend():\n    return 'asyncio'\n"
+    )
     (tmp_path / "test_user.py").write_text(
-        "async def test_signup(analytics, analytics_recorder):\n"
+        f"import pytest\n\n{mark}async def test_signup(analytics, analytics_recorder):\n"
         "    await analytics.track(event='Signed Up', user_id='u1')\n"
         "    await analytics.flush()\n"
-        "    assert [e['event'] for e in analytics_recorder.events_of('track')] == ['Signed Up']\n"
+        "    assert [e['event'] for e in analytics_recorder.events_of('track')] == ['Signed Up']\n\n"
+        f"{mark}async def test_unflushed(analytics):\n"
+        "    await analytics.track(event='Left Behind', user_id='u1')  # sent at teardown\n"
     )
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error::ResourceWarning",
+         "-W", "error::RuntimeWarning", str(tmp_path)],
         capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False,
     )  # fmt: skip
-    assert "1 passed" in result.stdout, result.stdout + result.stderr
+    assert "2 passed" in result.stdout, result.stdout + result.stderr
 
 
 @pytest.mark.slow
