@@ -12,9 +12,9 @@ import functools
 import inspect
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, cast, overload
 
 from ._client import Analytics
 
@@ -193,13 +193,35 @@ async def _finish(analytics: Analytics, timeout: float, *, close: bool) -> None:
         )
 
 
+E = TypeVar("E")
+C = TypeVar("C")
+R = TypeVar("R")
+
+
+class LambdaDecorator(Protocol):
+    """What `lambda_handler(...)` returns: a decorator that keeps the handler's types.
+
+    A coroutine handler's result becomes the plain return value: the decorated handler is a plain
+    function, as the Lambda Python runtime expects.
+    """
+
+    @overload
+    def __call__(self, handler: Callable[[E, C], Coroutine[Any, Any, R]], /) -> Callable[[E, C], R]: ...
+    @overload
+    def __call__(self, handler: Callable[[E, C], R], /) -> Callable[[E, C], R]: ...
+    @overload
+    def __call__(self, handler: Callable[..., Coroutine[Any, Any, R]], /) -> Callable[[Any, Any], R]: ...
+    @overload
+    def __call__(self, handler: Callable[..., R], /) -> Callable[[Any, Any], R]: ...
+
+
 def lambda_handler(
     analytics: Analytics | None = None,
     *,
     factory: Callable[[], Analytics] | None = None,
     margin: float = 0.5,
     fallback_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
-) -> Callable[[Callable[..., Any]], Callable[[object, object], Any]]:
+) -> LambdaDecorator:
     """Decorate a Lambda handler so events are flushed before the invocation returns.
 
     Two patterns:
@@ -219,7 +241,7 @@ def lambda_handler(
     if (analytics is None) == (factory is None):
         raise TypeError("pass either an Analytics instance or factory=, not both or neither")
 
-    def decorate(handler: Callable[..., Any]) -> Callable[[object, object], Any]:
+    def decorate(handler: Callable[..., Any]) -> Callable[[Any, Any], Any]:
         is_async = inspect.iscoroutinefunction(handler)
 
         @functools.wraps(handler)
@@ -243,4 +265,4 @@ def lambda_handler(
 
         return invoke
 
-    return decorate
+    return cast("LambdaDecorator", decorate)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from analytics_async import Analytics, Context, ErrorEvent, FlushEvent, HTTPRequestEvent
+from analytics_async.frameworks import lambda_handler
 from analytics_async.testing import RecordingClient
 
 
@@ -43,3 +44,18 @@ async def test_typed_user_code_runs() -> None:
     await analytics.flush(close=True)
     assert await ctx.delivered() is True
     assert seen == ["POST", "drained"]
+
+
+def test_lambda_handler_keeps_the_handlers_types() -> None:
+    """A decorated async handler keeps its event type and returns its result as a plain value."""
+    recorder = RecordingClient()
+    instance = Analytics(write_key="k", http_client=recorder)
+
+    @lambda_handler(instance)
+    async def handle(event: dict[str, int], context: object) -> str:
+        await instance.track(event="Invoked", user_id="u")
+        return f"n={event['n']}"
+
+    result: str = handle({"n": 1}, None)
+    assert result == "n=1"
+    assert [e["event"] for e in recorder.events] == ["Invoked"]
