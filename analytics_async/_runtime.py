@@ -104,8 +104,12 @@ class Runtime(AcceptPath):
         """The event loop this instance runs in, once it has been used in one."""
         return None if self._pipeline is None else self._pipeline.loop
 
-    def _bind(self) -> Pipeline:
-        """The pipeline of the running loop, made on first use or after a loop change."""
+    def _bind(self, *, flushing: bool = False) -> Pipeline:
+        """The pipeline of the running loop, made on first use or after a loop change.
+
+        Events an ended loop left unsent are carried over with a warning, unless a flush is what
+        moves them (then the user is already doing what the warning would ask).
+        """
         loop = asyncio.get_running_loop()
         old = self._pipeline
         if old is not None and old.loop is loop:
@@ -119,14 +123,14 @@ class Runtime(AcceptPath):
             self.settings, self._sender, self._on_sent, lambda: self.ledger.flush_waiting, self._release
         )
         if old is not None:
-            self._carry_over(pipeline)
+            self._carry_over(pipeline, flushing=flushing)
         return pipeline
 
-    def _carry_over(self, pipeline: Pipeline) -> None:
+    def _carry_over(self, pipeline: Pipeline, *, flushing: bool) -> None:
         """Queue again the events an ended loop left unsent (what cannot move is settled)."""
         self.ledger.forget_barriers()
         if carried := self._settler.after_loop_ended():
-            logger.warning(
+            (logger.info if flushing else logger.warning)(
                 "analytics_async: %d events from an event loop that ended before they were delivered "
                 "are sent from the new loop; await analytics.flush() before a loop ends to deliver "
                 "them in time",
@@ -151,7 +155,7 @@ class Runtime(AcceptPath):
         deadline = None if timeout is None else clock.time() + timeout
         pipeline = self._pipeline
         if pipeline is not None and pipeline.loop is not asyncio.get_running_loop():
-            pipeline = self._bind() if len(self.ledger) else None  # events an ended loop left
+            pipeline = self._bind(flushing=True) if len(self.ledger) else None  # an ended loop's events
         if close and deadline is not None and timeout:
             deadline -= min(timeout / 2, WIND_DOWN_PER_EVENT * len(self.ledger))
         finished = await self._wait_finished(pipeline, deadline)

@@ -261,8 +261,23 @@ def lambda_handler(
             try:
                 return handler(event, context, **kwargs)
             finally:
-                asyncio.run(_finish(instance, _deadline(context, margin, fallback_timeout), close=close))
+                _run_in_own_loop(
+                    instance, _finish(instance, _deadline(context, margin, fallback_timeout), close=close)
+                )
 
         return invoke
 
     return cast("LambdaDecorator", decorate)
+
+
+def _run_in_own_loop(analytics: Analytics, coro: Coroutine[Any, Any, None]) -> None:
+    """Run `coro` in the loop `analytics` runs in when that loop outlives invocations, else anew.
+
+    A plain handler that keeps one event loop for all invocations (run_until_complete) keeps its
+    instance there: moving it to a throwaway loop and back would strand tasks and sessions.
+    """
+    loop = analytics._runtime.loop  # noqa: SLF001 - our own package
+    if loop is not None and not loop.is_closed() and not loop.is_running():
+        loop.run_until_complete(coro)
+    else:
+        asyncio.run(coro)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -143,3 +144,33 @@ def test_importing_frameworks_loads_no_web_framework() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split("\n")[:2] == ["[]", "True"]
+
+
+@pytest.mark.parametrize("persistent", [False, True], ids=["asyncio.run each time", "one loop for all"])
+def test_plain_lambda_handlers_are_silent_and_lose_nothing(
+    threaded_sink: SegmentSink, caplog: pytest.LogCaptureFixture, persistent: bool
+) -> None:
+    """A decorated plain handler running its own loop: no warning, no stranded task, every event sent."""
+    analytics = Analytics(write_key="k", host=threaded_sink.url)
+    own_loop = asyncio.new_event_loop() if persistent else None
+
+    @lambda_handler(analytics)
+    def handler(event: dict[str, int], context: object) -> int:
+        async def work() -> None:
+            await analytics.track(event="Invoked", user_id="u", properties=event)
+
+        if own_loop is not None:
+            own_loop.run_until_complete(work())
+        else:
+            asyncio.run(work())
+        return event["n"]
+
+    assert [handler({"n": n}, None) for n in range(5)] == list(range(5))
+    closing = analytics.flush(close=True, timeout=5)
+    if own_loop is not None:
+        own_loop.run_until_complete(closing)
+        own_loop.close()
+    else:
+        asyncio.run(closing)
+    assert sorted(e["properties"]["n"] for e in threaded_sink.events) == list(range(5))
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
