@@ -74,6 +74,8 @@ async def run_service(command: list[str], sink: SegmentSink, requests: int = 100
 
 async def test_fastapi_under_uvicorn_loses_nothing_on_sigterm(sink: SegmentSink) -> None:
     """FastAPI + uvicorn: 1,000 tracked requests, SIGTERM, exactly 1,000 distinct events arrive."""
+    pytest.importorskip("fastapi")
+    pytest.importorskip("uvicorn")
     await run_service(
         [sys.executable, "-m", "uvicorn", "fastapi_app:app", "--app-dir", str(EXAMPLES), "--port", "{port}",
          "--log-level", "warning"],

@@ -47,6 +47,7 @@ def _free_port() -> int:
 
 async def test_gunicorn_preload_workers_never_resend_the_masters_events(sink: SegmentSink) -> None:
     """Two gunicorn --preload workers serve 40 requests: 40 events, each once, none of the master's."""
+    pytest.importorskip("gunicorn")
     port = _free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gunicorn", "--preload", "--workers", "2", "--bind", f"127.0.0.1:{port}",

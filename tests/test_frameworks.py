@@ -8,13 +8,14 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from analytics_async import Analytics, HTTPStatusError, TransportError
-from analytics_async.frameworks import get_analytics, lambda_handler, lifespan, shutdown_on_signals
+from analytics_async import Analytics, HTTPStatusError, TransportError, frameworks
+from analytics_async.frameworks import lambda_handler, lifespan, shutdown_on_signals
 from analytics_async.testing import RecordingClient, ScriptedClient, SegmentSink, Step
 
 
@@ -29,6 +30,12 @@ async def test_shutdown_on_signals_closes_with_the_deadline(sink: SegmentSink) -
     assert "closed" in repr(analytics)
 
 
+def starlette_dependency() -> Callable[[object], Analytics]:
+    """`frameworks.get_analytics` (made on first use; needs Starlette, from the examples extra)."""
+    pytest.importorskip("starlette")
+    return frameworks.get_analytics  # type: ignore[return-value]
+
+
 async def test_lifespan_exposes_and_closes(sink: SegmentSink) -> None:
     """The lifespan puts the instance on app.state and the yielded state, and closes it on exit."""
     analytics = Analytics(write_key="k", host=sink.url, flush_interval=3600)
@@ -36,7 +43,7 @@ async def test_lifespan_exposes_and_closes(sink: SegmentSink) -> None:
     async with lifespan(analytics, shutdown_timeout=5)(app) as state:
         assert state == {"analytics": analytics}
         request = SimpleNamespace(state=SimpleNamespace(), app=app)
-        assert get_analytics(request) is analytics  # type: ignore[arg-type]
+        assert starlette_dependency()(request) is analytics
         await analytics.track(event="E", user_id="u")
     assert len(sink.events) == 1
 
@@ -45,7 +52,7 @@ def test_get_analytics_without_lifespan() -> None:
     """A handler on an app without the lifespan gets a clear error."""
     request = SimpleNamespace(state=SimpleNamespace(), app=SimpleNamespace(state=SimpleNamespace()))
     with pytest.raises(RuntimeError, match="lifespan"):
-        get_analytics(request)  # type: ignore[arg-type]
+        starlette_dependency()(request)
 
 
 def test_lambda_handler_needs_one_pattern() -> None:
@@ -112,6 +119,8 @@ async def test_scripted_client_plays_failures() -> None:
 )
 def test_pytest_plugin_in_a_user_project(tmp_path: Path, ini: str, mark: str) -> None:
     """A user's test using the `analytics` and `analytics_recorder` fixtures passes in each async mode."""
+    if "anyio" in mark:
+        pytest.importorskip("anyio")
     (tmp_path / "pytest.ini").write_text(f"[pytest]\n{ini}\n")
     (tmp_path / "conftest.py").write_text(
         'import pytest\npytest_plugins = ["analytics_async.pytest_plugin"]\n\n'
