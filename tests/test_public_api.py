@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import pathlib
 
 import analytics_async
@@ -76,6 +77,9 @@ def test_public_submodules_are_pinned() -> None:
         "ThreadCaller", "alias", "flush", "from_thread", "group", "identify", "join", "page", "screen",
         "shutdown", "track",
     ]  # fmt: skip
+    needs = {"get_analytics": "starlette"}  # made on first use, from a framework that may be absent
     for module in (testing, frameworks, sync):
         for name in module.__all__:
+            if name in needs and importlib.util.find_spec(needs[name]) is None:
+                continue
             assert hasattr(module, name), name
