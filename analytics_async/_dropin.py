@@ -13,10 +13,10 @@ from typing import Any, Final
 from . import _fork
 from . import _message as msg
 from ._client import Analytics
-from ._context import Context
 from ._events import ErrorEvent
-from ._loopthread import Handoff, LoopThread
+from ._loopthread import LoopThread
 from ._oauth import OAuthSettings
+from ._threadcall import Submitter
 from .errors import ConfigError, EventTooLargeError, ValidationError
 
 __all__ = [
@@ -115,7 +115,7 @@ class Client:
         if log_handler is not None:
             logger.addHandler(log_handler)
         self._thread = LoopThread()
-        self._handoff: Handoff | None = None
+        self._submitter: Submitter | None = None
         self._closed = False
         _fork.register(self)
         _OPEN.add(self)
@@ -200,34 +200,20 @@ class Client:
         self, type_: str, fields: dict[str, Any], user_id: object, anonymous_id: object, context: object,
         timestamp: object, integrations: object, message_id: object, *, alias: bool = False,
     ) -> Result:  # fmt: skip
-        with _segment_errors():
-            message = msg.build(type_, fields, user_id=user_id, anonymous_id=anonymous_id, context=context,
-                                timestamp=timestamp, integrations=integrations, message_id=message_id,
-                                require_both_ids=alias)  # fmt: skip
-            payload = msg.serialize(message)
-        handoff = self._handoff_now()
-        room = len(handoff) + self.analytics.stats().queue_depth < self._max_queue_size
-        handoff.put((message, payload))  # a full queue still reports the drop (on_error, error event)
+        submitter = self._submitter_now()
+        queued = submitter.pending + self.analytics._runtime.queue_depth  # noqa: SLF001 - our own package
+        with _segment_errors():  # a full queue still takes the event, to report its drop (on_error)
+            message = submitter.submit(type_, fields, user_id, anonymous_id, context, timestamp, integrations,
+                                       message_id, alias=alias)  # fmt: skip
         if self.sync_mode:
             self.flush()
-        return room, message
+        return queued < self._max_queue_size, message
 
-    def _handoff_now(self) -> Handoff:
+    def _submitter_now(self) -> Submitter:
         loop = self._thread.loop
-        if self._handoff is None or self._handoff.loop is not loop:
-            self._handoff = Handoff(loop, self._deliver)
-        return self._handoff
-
-    def _deliver(self, item: tuple[Message, bytes]) -> None:
-        """In the loop thread: accept the event (a task only if it must wait for room)."""
-        message, payload = item
-        try:
-            result = self.analytics._runtime.accept(message, None, payload)  # noqa: SLF001 - our own package
-        except Exception:
-            logger.exception("analytics_async: could not accept an event handed over from a thread")
-            return
-        if not isinstance(result, Context):
-            self._thread.loop.create_task(result)
+        if self._submitter is None or self._submitter.loop is not loop:
+            self._submitter = Submitter(self.analytics, loop)
+        return self._submitter
 
     def _report_error(self, event: ErrorEvent) -> None:
         if self.on_error is not None and event.code == "delivery_failure":
@@ -250,7 +236,7 @@ class Client:
             return
         self._closed = True
         _OPEN.discard(self)
-        if self._thread.started or self._handoff is not None:
+        if self._thread.started or self._submitter is not None:
             self._thread.run(self.analytics.close_and_flush(timeout=timeout))  # bounded by its deadline
             self._thread.stop()
 
@@ -260,7 +246,7 @@ class Client:
 
     def after_fork(self) -> None:
         """In a forked child: the parent's handoff belonged to the parent's thread."""
-        self._handoff = None
+        self._submitter = None
 
 
 @contextmanager

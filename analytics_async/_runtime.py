@@ -234,10 +234,14 @@ class Runtime(AcceptPath):
             context = ctx if isinstance(ctx, Context) else None
             self.emitter.emit("error", ErrorEvent("unknown", exc, context))
 
+    @property
+    def queue_depth(self) -> int:
+        """Events waiting in the queue (readable from any thread)."""
+        return 0 if self._pipeline is None else len(self._pipeline.queue)
+
     def stats(self) -> Stats:
         """A frozen snapshot of the counters, with the pipeline's gauges."""
         pipeline = self._pipeline
         return self.counters.snapshot(
-            in_flight=pipeline.in_flight if pipeline else 0,
-            queue_depth=len(pipeline.queue) if pipeline else 0,
+            in_flight=pipeline.in_flight if pipeline else 0, queue_depth=self.queue_depth
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +13,7 @@ from ._client import Analytics
 from ._context import Callback, Context
 from ._loopthread import Handoff
 
-__all__ = ["ThreadCaller", "from_thread"]
+__all__ = ["Submitter", "ThreadCaller", "from_thread"]
 
 logger = logging.getLogger("analytics_async")
 
@@ -29,8 +29,7 @@ class ThreadCaller:
     """
 
     def __init__(self, analytics: Analytics, loop: asyncio.AbstractEventLoop) -> None:
-        self._analytics = analytics
-        self._handoff = Handoff(loop, self._deliver)
+        self._submitter = Submitter(analytics, loop)
 
     def track(
         self, *, event: str, user_id: Id = None, anonymous_id: Id = None, properties: Properties = None,
@@ -38,9 +37,9 @@ class ThreadCaller:
         message_id: str | None = None, callback: Callback | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         """`Analytics.track`, from another thread."""
-        return self._submit(
+        return self._submitter.submit(
             "track",
-            lambda: msg.track_fields(event, properties),
+            msg.track_fields(event, properties),
             user_id,
             anonymous_id,
             context,
@@ -56,9 +55,9 @@ class ThreadCaller:
         message_id: str | None = None, callback: Callback | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         """`Analytics.identify`, from another thread."""
-        return self._submit(
+        return self._submitter.submit(
             "identify",
-            lambda: msg.traits_fields(traits),
+            msg.traits_fields(traits),
             user_id,
             anonymous_id,
             context,
@@ -75,9 +74,9 @@ class ThreadCaller:
         message_id: str | None = None, callback: Callback | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         """`Analytics.page`, from another thread."""
-        return self._submit(
+        return self._submitter.submit(
             "page",
-            lambda: msg.page_fields(category, name, properties, category_in_properties=True),
+            msg.page_fields(category, name, properties, category_in_properties=True),
             user_id,
             anonymous_id,
             context,
@@ -94,9 +93,9 @@ class ThreadCaller:
         message_id: str | None = None, callback: Callback | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         """`Analytics.screen`, from another thread."""
-        return self._submit(
+        return self._submitter.submit(
             "screen",
-            lambda: msg.page_fields(category, name, properties, category_in_properties=False),
+            msg.page_fields(category, name, properties, category_in_properties=False),
             user_id,
             anonymous_id,
             context,
@@ -112,9 +111,9 @@ class ThreadCaller:
         message_id: str | None = None, callback: Callback | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         """`Analytics.group`, from another thread."""
-        return self._submit(
+        return self._submitter.submit(
             "group",
-            lambda: msg.group_fields(group_id, traits),
+            msg.group_fields(group_id, traits),
             user_id,
             anonymous_id,
             context,
@@ -130,9 +129,9 @@ class ThreadCaller:
         message_id: str | None = None, callback: Callback | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         """`Analytics.alias`, from another thread."""
-        return self._submit(
+        return self._submitter.submit(
             "alias",
-            lambda: msg.alias_fields(previous_id),
+            msg.alias_fields(previous_id),
             user_id,
             None,
             context,
@@ -143,19 +142,42 @@ class ThreadCaller:
             alias=True,
         )
 
-    def _submit(  # noqa: PLR0917 - internal; mirrors the calls above
-        self, type_: str, fields: Callable[[], dict[str, Any]], user_id: object, anonymous_id: object,
-        context: object, timestamp: object, integrations: object, message_id: object,
-        callback: Callback | None, *, alias: bool = False,
+
+class Submitter:
+    """Builds, validates and serializes a call in the calling thread; accepts it in `loop`'s thread.
+
+    The common engine of `ThreadCaller` and the drop-in `Client`: errors are raised at the call, and
+    the handoff wakes the loop once per batch of calls.
+    """
+
+    def __init__(self, analytics: Analytics, loop: asyncio.AbstractEventLoop) -> None:
+        self._analytics = analytics
+        self._handoff = Handoff(loop, self._deliver)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop the events are handed to."""
+        return self._handoff.loop
+
+    @property
+    def pending(self) -> int:
+        """Calls handed over and not yet taken by the loop."""
+        return len(self._handoff)
+
+    def submit(  # noqa: PLR0917 - internal; mirrors the six calls
+        self, type_: str, fields: dict[str, Any], user_id: object, anonymous_id: object, context: object,
+        timestamp: object, integrations: object, message_id: object, callback: Callback | None = None,
+        *, alias: bool = False,
     ) -> dict[str, Any]:  # fmt: skip
-        message = msg.build(type_, fields(), user_id=user_id, anonymous_id=anonymous_id, context=context,
+        """Build and serialize the message here (raising ValidationError here), hand it over; return it."""
+        message = msg.build(type_, fields, user_id=user_id, anonymous_id=anonymous_id, context=context,
                             timestamp=timestamp, integrations=integrations, message_id=message_id,
                             require_both_ids=alias)  # fmt: skip
-        payload = msg.serialize(message)
-        self._handoff.put((message, payload, callback))
+        self._handoff.put((message, msg.serialize(message), callback))
         return message
 
     def _deliver(self, item: tuple[dict[str, Any], bytes, Callback | None]) -> None:
+        """In the loop's thread: accept the event (a task only if it must wait for room)."""
         message, payload, callback = item
         try:
             result = self._analytics._runtime.accept(message, callback, payload)  # noqa: SLF001 - our package

@@ -150,11 +150,6 @@ class UserWork:
         self._tasks = set()
         self._deferred = None
 
-    @property
-    def running(self) -> int:
-        """Coroutines of user code started and not finished."""
-        return len(self._tasks)
-
     async def wait(self, clock: Clock, deadline: float | None) -> bool:
         """Wait for the coroutines started so far (and those they start); False if `deadline` came."""
         loop = asyncio.get_running_loop()
