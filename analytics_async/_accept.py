@@ -97,14 +97,20 @@ class AcceptPath:
         self.counters.accepted += 1
         self.ledger.open(envelope)
         integrations = message.get("integrations")
-        if integrations and SEGMENT_IO in integrations and not sends_to_segment(integrations):
+        routed_away = integrations and SEGMENT_IO in integrations and not sends_to_segment(integrations)
+        return self._place(pipeline, envelope, not routed_away)
+
+    def _place(self, pipeline: Pipeline, envelope: Envelope, to_segment: bool) -> Accepted:
+        """Queue an opened envelope; settle it if routed away or dropped; a coroutine if it must wait."""
+        if not to_segment:
             self._settler.delivered((envelope,))  # routed away from Segment: nothing to send
         elif queued := pipeline.queue.put_nowait(envelope):
             self._yield_first = queued % self._yield_every == 0
         elif self.settings.queue_full == "wait":
             return self._wait_for_room(pipeline, envelope)
         else:
-            self._drop_full(envelope)
+            reason = QueueFullError(f"max_queue_size={self.settings.max_queue_size} reached")
+            self._settler.dropped(envelope, reason)
         return envelope.ctx
 
     async def _through_stage(
@@ -129,19 +135,8 @@ class AcceptPath:
         to_segment, destinations = self.stage.route(ctx)
         envelope.work = self.stage.start_destinations(ctx, destinations)
         envelope.after = self.stage.has_after
-        if not to_segment:
-            self._settler.delivered((envelope,))  # nothing to send to Segment
-        elif pipeline.queue.put_nowait(envelope):
-            pass
-        elif self.settings.queue_full == "wait":
-            await self._wait_for_room(pipeline, envelope)
-        else:
-            self._drop_full(envelope)
-        return ctx
-
-    def _drop_full(self, envelope: Envelope) -> None:
-        reason = QueueFullError(f"max_queue_size={self.settings.max_queue_size} reached")
-        self._settler.dropped(envelope, reason)
+        placed = self._place(pipeline, envelope, to_segment)
+        return placed if isinstance(placed, Context) else await placed
 
     async def _wait_for_room(self, pipeline: Pipeline, envelope: Envelope) -> Context:
         """The queue is full and the policy waits: wait for room; the Context once queued (or settled)."""
