@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from ._batch import Batch, event_bytes_budget
 from ._clock import wake
@@ -109,7 +110,8 @@ class Pipeline:
         finally:
             self._slot_waiter = None
 
-    async def _send(self, envelopes: list[Envelope]) -> None:
+    async def _send(self, envelopes: list[Envelope], *, last: bool = True) -> None:
+        """Send `envelopes` and report the outcome; `last`: nothing of this task's batch is left after."""
         error: AnalyticsError | None = None
         try:
             if not self._settings.disable:
@@ -122,13 +124,17 @@ class Pipeline:
         if isinstance(error, HTTPStatusError) and error.status == 413 and len(envelopes) > 1:
             # Too large for this server: send each half on its own (one event still too large fails alone).
             middle = len(envelopes) // 2
-            await self._send(envelopes[:middle])
-            await self._send(envelopes[middle:])
+            await self._send(envelopes[:middle], last=False)
+            await self._send(envelopes[middle:], last=last)
             return
+        if last:  # the slot is free before anyone learns the outcome: stats() agree with a flush
+            self._sent(asyncio.current_task())
         self._on_sent(envelopes, error)
 
-    def _sent(self, task: asyncio.Task[None]) -> None:
-        self._in_flight.pop(task, None)
+    def _sent(self, task: asyncio.Task[Any] | None) -> None:
+        """`task`'s batch is settled or its task ended: free its slot (once)."""
+        if task is None or self._in_flight.pop(task, None) is None:
+            return
         if self._slot_waiter is not None:
             wake(self._slot_waiter)
         self.queue.kick()  # a lingering batcher may send now

@@ -207,3 +207,13 @@ async def test_graceful_shutdown_of_1000_concurrent_events(sink: SegmentSink) ->
     stats = analytics.stats()
     assert stats.accepted == stats.delivered == 1000
     assert our_tasks() == []
+
+
+async def test_stats_after_flush_show_nothing_in_flight(make_analytics: MakeAnalytics) -> None:
+    """The moment flush() returns, stats() agree: no batch in flight, nothing queued, all delivered."""
+    analytics = make_analytics(flush_at=2)
+    for _ in range(5):
+        await analytics.track(event="e", user_id="u")
+    await analytics.flush()
+    stats = analytics.stats()
+    assert (stats.delivered, stats.batches_in_flight, stats.queue_depth) == (5, 0, 0)
