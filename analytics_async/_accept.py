@@ -38,6 +38,8 @@ class AcceptPath:
     emitter: Emitter
     stage: PluginStage
     closed: bool
+    timed: bool
+    """Whether events record their acceptance time (a batch observer is registered)."""
     _settler: Settler
     _pipeline: Pipeline | None
     _yield_first: bool
@@ -96,6 +98,8 @@ class AcceptPath:
         envelope = Envelope(context_of_payload(payload), payload, callback, message["type"])
         self.counters.accepted += 1
         self.ledger.open(envelope)
+        if self.timed:
+            envelope.accepted_at = self.settings.clock.time()
         integrations = message.get("integrations")
         routed_away = integrations and SEGMENT_IO in integrations and not sends_to_segment(integrations)
         return self._place(pipeline, envelope, not routed_away)
@@ -120,6 +124,8 @@ class AcceptPath:
         envelope = Envelope(Context(message), b"", callback, message["type"])
         self.counters.accepted += 1
         self.ledger.open(envelope)  # a flush waits for events inside plugins
+        if self.timed:
+            envelope.accepted_at = self.settings.clock.time()
         try:
             ctx = await self.stage.run(envelope.ctx)
             if ctx is None or is_settled(envelope.ctx):

@@ -232,3 +232,5 @@ class Envelope:
     """Destination plugins running for this event (plugins only)."""
     after: bool = False
     """Whether `after` plugins must run once the event has settled (plugins only)."""
+    accepted_at: float = 0.0
+    """Clock time of acceptance; read only while a batch observer is registered (else 0)."""

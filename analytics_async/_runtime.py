@@ -26,6 +26,7 @@ from ._events import HANDLER_OF, Emitter, ErrorEvent, FlushEvent
 from ._ledger import Ledger
 from ._oauth import TokenManager
 from ._oauth import validate as validate_oauth
+from ._observe import BatchObserver, BatchSettled
 from ._pipeline import Pipeline
 from ._sender import Sender
 from ._settings import Settings
@@ -80,6 +81,8 @@ class Runtime(AcceptPath):
         self._sender = Sender(settings, http, self.emitter, self.counters, self._tokens)
         self._pipeline: Pipeline | None = None
         self.closed = False
+        self.timed = False
+        self._observers: list[BatchObserver] = []
         self._yield_first = False
         self._yield_every = min(YIELD_EVERY, settings.max_queue_size)
         _fork.register(self)
@@ -144,6 +147,19 @@ class Runtime(AcceptPath):
         else:
             self._settler.failed(envelopes, error)
         self.emitter.emit("flush", FlushEvent(len(envelopes), error is None, error))
+        if self._observers:
+            oldest = min(e.accepted_at for e in envelopes)
+            settled = BatchSettled(len(envelopes), self.settings.clock.time() - oldest, error)
+            for observer in self._observers:
+                self.user.call("a batch observer", observer, settled)
+
+    def observe_batches(self, observer: BatchObserver) -> None:
+        """Call `observer` (guarded, on the event loop) after each batch request settles.
+
+        From now on, events record their acceptance time (one clock read each) for `age`.
+        """
+        self._observers.append(observer)
+        self.timed = True
 
     # -- flushing and closing ------------------------------------------------------------------
 

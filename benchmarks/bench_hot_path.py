@@ -3,7 +3,9 @@
 Everything runs in one process and one event loop, interleaved, so ratios hold on a noisy machine:
 - `build+dumps floor`: building the same message dict by hand and serializing it (no library);
 - `track (disable=True)`: the full pipeline (build, validate, serialize, queue, batch, settle) minus HTTP;
-- `track + null HTTP`: the same with batches handed to an in-memory HTTPClient answering 200.
+- `track + null HTTP`: the same with batches handed to an in-memory HTTPClient answering 200;
+- `... + otel metrics`: the same, instrumented with `analytics_async.otel` (an SDK MeterProvider with
+  an in-memory reader, collected once at the end); only when the OpenTelemetry SDK is installed.
 
 Run: `python -m benchmarks.bench_hot_path [--events N] [--repeat R]`.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import statistics
 import time
 import uuid
@@ -32,6 +35,7 @@ class NullHTTP:
         """Nothing to release."""
 
 
+HAVE_OTEL_SDK = importlib.util.find_spec("opentelemetry.sdk") is not None
 PROPS = {"revenue": 39.95, "shipping": "2-day", "items": [{"sku": "a1", "qty": 2}, {"sku": "b7", "qty": 1}]}
 
 
@@ -49,13 +53,24 @@ async def floor(events: int) -> float:
     return time.perf_counter() - start
 
 
-async def library(events: int, *, disable: bool) -> float:
+async def library(events: int, *, disable: bool, otel: bool = False) -> float:
     """Seconds to track `events` events and flush them."""
     analytics = Analytics(write_key="bench", flush_at=100, disable=disable, http_client=NullHTTP())
+    reader = None
+    if otel:
+        from opentelemetry.sdk.metrics import MeterProvider  # noqa: PLC0415 - optional
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: PLC0415
+
+        from analytics_async.otel import instrument  # noqa: PLC0415
+
+        reader = InMemoryMetricReader()
+        instrument(analytics, meter_provider=MeterProvider(metric_readers=[reader]))
     start = time.perf_counter()
     for _ in range(events):
         await analytics.track(event="Item Purchased", user_id="019mr8mf4r", properties=PROPS)
     await analytics.flush(close=True)
+    if reader is not None:
+        reader.get_metrics_data()
     elapsed = time.perf_counter() - start
     assert analytics.stats().delivered == events
     return elapsed
@@ -68,10 +83,14 @@ async def measure(events: int, repeat: int) -> dict[str, float]:
         "track (disable=True)": [],
         "track + null HTTP": [],
     }
+    if HAVE_OTEL_SDK:
+        runs["... + otel metrics"] = []
     for _ in range(repeat):
         runs["build+dumps floor"].append(await floor(events) / events * 1e6)
         runs["track (disable=True)"].append(await library(events, disable=True) / events * 1e6)
         runs["track + null HTTP"].append(await library(events, disable=False) / events * 1e6)
+        if HAVE_OTEL_SDK:
+            runs["... + otel metrics"].append(await library(events, disable=False, otel=True) / events * 1e6)
     return {name: statistics.median(values) for name, values in runs.items()}
 
 
