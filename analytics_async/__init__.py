@@ -29,6 +29,7 @@ from .errors import (
     HTTPStatusError,
     QueueFullError,
     RateLimitExceededError,
+    SpooledError,
     TransportError,
     ValidationError,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "QueueFullError",
     "RateLimitExceededError",
     "SimplePlugin",
+    "SpooledError",
     "Stats",
     "TimerHandle",
     "TransportError",

@@ -8,6 +8,7 @@ and no await follows the moment an event is queued. The common case makes no cor
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -19,11 +20,14 @@ from ._pipeline import Pipeline
 from ._plugin import SEGMENT_IO, sends_to_segment
 from ._settings import Settings
 from ._settle import Settler
+from ._spool import Row
 from ._stage import BeforeFailed, PluginStage
 from ._stats import Counters
 from .errors import ClosedError, QueueFullError
 
 __all__ = ["AcceptPath", "Accepted"]
+
+logger = logging.getLogger("analytics_async")
 
 Accepted = Context | Coroutine[Any, Any, Context]
 """The Context of an event queued at once, or a coroutine that waits and then returns it."""
@@ -160,6 +164,26 @@ class AcceptPath:
         if not is_settled(envelope.ctx):
             self.counters.accepted -= 1
             self.ledger.finish((envelope,))
+
+    def admit_spooled(self, rows: list[Row]) -> None:
+        """Accept events taken from the spool: queued ahead of newer events, as a carry-over is.
+
+        Their JSON is sent as it was written (messageId, timestamp); no callback. Called on the loop
+        of the pipeline that asked for them; if that pipeline is gone, they stay open in the ledger
+        and the next loop's carry-over sends them.
+        """
+        envelopes = []
+        for kind, payload in rows:
+            envelope = Envelope(context_of_payload(payload), payload, None, kind)
+            self.ledger.open(envelope)
+            if self.timed:
+                envelope.accepted_at = self.settings.clock.time()
+            envelopes.append(envelope)
+        self.counters.accepted += len(envelopes)
+        pipeline = self._pipeline
+        if pipeline is not None and pipeline.loop is asyncio.get_running_loop():
+            pipeline.queue.restore(envelopes)
+        logger.info("analytics_async: %d events from the spool are sent with this instance", len(envelopes))
 
     def _after_close(self, message: dict[str, Any], callback: Callback | None) -> Context:
         """A call after close: validated, announced with `call_after_close`, reported as dropped."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Callable
 from types import TracebackType
@@ -16,7 +17,7 @@ from ._http import HTTPClient
 from ._oauth import OAuthSettings
 from ._plugin import Plugin
 from ._runtime import Runtime
-from ._settings import DEFAULT_MAX_IN_FLIGHT, QueueFullPolicy, Settings
+from ._settings import DEFAULT_MAX_IN_FLIGHT, DEFAULT_SPOOL_MAX_BYTES, QueueFullPolicy, Settings
 from ._stats import Stats
 from ._version import __version__
 
@@ -68,6 +69,8 @@ class Analytics(Calls):
         gzip: bool = False,
         clock: Clock | None = None,
         proxy: str | None = None,
+        spool: str | os.PathLike[str] | None = None,
+        spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES,
     ) -> None:
         self._settings = settings = Settings(
             write_key=write_key,
@@ -88,6 +91,8 @@ class Analytics(Calls):
             gzip=gzip,
             clock=clock or LoopClock(),
             proxy=proxy,
+            spool=spool,
+            spool_max_bytes=spool_max_bytes,
         )
         self._runtime = Runtime(settings)
 

@@ -21,7 +21,7 @@ from . import _fork
 from ._accept import AcceptPath
 from ._aiohttp import AiohttpClient
 from ._clock import wait_until, wake
-from ._context import Context, Envelope
+from ._context import Context, Envelope, is_settled
 from ._events import HANDLER_OF, Emitter, ErrorEvent, FlushEvent
 from ._ledger import Ledger
 from ._oauth import TokenManager
@@ -31,6 +31,7 @@ from ._pipeline import Pipeline
 from ._sender import Sender
 from ._settings import Settings
 from ._settle import Settler
+from ._spool import SPOOL_FIXED, SPOOL_PER_EVENT, Spool, Spooler
 from ._stage import PluginStage
 from ._stats import Counters, Stats
 from ._user import UserWork
@@ -38,6 +39,7 @@ from .errors import (
     AnalyticsError,
     DeliveryError,
     FlushTimeoutError,
+    SpooledError,
 )
 
 __all__ = ["ABORT_GRACE", "YIELD_EVERY", "Runtime"]
@@ -79,6 +81,10 @@ class Runtime(AcceptPath):
             oauth, key, retries = validate_oauth(settings.oauth_settings, settings.max_retries)
             self._tokens = TokenManager(oauth, key, oauth.http_client or http, settings.clock, retries)
         self._sender = Sender(settings, http, self.emitter, self.counters, self._tokens)
+        self._spooler: Spooler | None = None
+        if settings.spool is not None:
+            spool = Spool(settings.spool, settings.spool_max_bytes, settings.write_key)
+            self._spooler = Spooler(spool, self.admit_spooled)
         self._pipeline: Pipeline | None = None
         self.closed = False
         self.timed = False
@@ -96,7 +102,7 @@ class Runtime(AcceptPath):
         self._yield_first = False
         self.counters.reset()
         self.ledger.clear()
-        for part in (self.user, self.stage, self._sender, self._tokens, self._owned_http):
+        for part in (self.user, self.stage, self._sender, self._tokens, self._owned_http, self._spooler):
             if part is not None:
                 part.after_fork()
 
@@ -127,7 +133,19 @@ class Runtime(AcceptPath):
         )
         if old is not None:
             self._carry_over(pipeline, flushing=flushing)
+        self._take_spooled(pipeline)
         return pipeline
+
+    def _take_spooled(self, pipeline: Pipeline) -> None:
+        """Take events the spool holds for this source, as many as the queue has room for.
+
+        On an instance's first use in a loop, and again as the queue drains below half.
+        """
+        if self._spooler is None or not self._spooler.more or self.closed:
+            return
+        room = self.settings.max_queue_size - len(pipeline.queue)
+        if room >= self.settings.max_queue_size // 2:
+            self._spooler.take(room)
 
     def _carry_over(self, pipeline: Pipeline, *, flushing: bool) -> None:
         """Queue again the events an ended loop left unsent (what cannot move is settled)."""
@@ -147,6 +165,8 @@ class Runtime(AcceptPath):
         else:
             self._settler.failed(envelopes, error)
         self.emitter.emit("flush", FlushEvent(len(envelopes), error is None, error))
+        if self._spooler is not None and self._spooler.more and self._pipeline is not None:
+            self._take_spooled(self._pipeline)
         if self._observers:
             oldest = min(e.accepted_at for e in envelopes)
             settled = BatchSettled(len(envelopes), self.settings.clock.time() - oldest, error)
@@ -168,12 +188,18 @@ class Runtime(AcceptPath):
         if close:
             self.closed = True
         clock = self.settings.clock
-        deadline = None if timeout is None else clock.time() + timeout
+        end = deadline = None if timeout is None else clock.time() + timeout
+        if close and self._spooler is not None:
+            await self._spooler.quiesce(timeout)  # a take running now: its events are ours to send
         pipeline = self._pipeline
         if pipeline is not None and pipeline.loop is not asyncio.get_running_loop():
             pipeline = self._bind(flushing=True) if len(self.ledger) else None  # an ended loop's events
         if close and deadline is not None and timeout:
-            deadline -= min(timeout / 2, WIND_DOWN_PER_EVENT * len(self.ledger))
+            n = len(self.ledger)
+            reserve = WIND_DOWN_PER_EVENT * n
+            if self._spooler is not None:
+                reserve += SPOOL_FIXED + SPOOL_PER_EVENT * n
+            deadline -= min(timeout / 2, reserve)
         finished = await self._wait_finished(pipeline, deadline)
         if not close:
             return
@@ -182,12 +208,15 @@ class Runtime(AcceptPath):
                 await pipeline.stop()
             await self._release()
             return
-        loop = asyncio.get_running_loop()
-        grace_end = loop.time() + ABORT_GRACE
+        assert end is not None
         cause = self._sender.last_failure
         why = f"flush timed out after {timeout:g} s" + (
             f"; the last attempt failed: {cause}" if cause else ""
         )
+        if self._spooler is not None:
+            await self._keep_unfinished(self._spooler, why, end - clock.time())
+        loop = asyncio.get_running_loop()
+        grace_end = loop.time() + ABORT_GRACE
         await self._abort(FlushTimeoutError(why), grace_end)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout_at(max(grace_end, loop.time() + _MIN_STEP)):
@@ -195,6 +224,13 @@ class Runtime(AcceptPath):
         # Last, with no await after it: calls held inside plugins (user tasks) return their failed
         # Context once this flush has returned, instead of delaying its return by one step each.
         self.stage.interrupt()
+
+    async def _keep_unfinished(self, spooler: Spooler, why: str, seconds: float) -> None:
+        """Write the events not settled yet to the spool (within `seconds`); settle those kept."""
+        pending = [e for e in self.ledger.unfinished() if e.payload and not is_settled(e.ctx)]
+        if pending and (kept := await spooler.keep([(e.kind, e.payload) for e in pending], seconds)):
+            reason = SpooledError(f"{why}; kept in {spooler.spool} for the next instance")
+            self._settler.failed(pending[:kept], reason)
 
     async def _wait_finished(self, pipeline: Pipeline | None, deadline: float | None) -> bool:
         """Wait for the events open now, then for user coroutines; False if `deadline` came first."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
 import re
+from pathlib import Path
 from typing import Final, Literal
 from urllib.parse import urljoin, urlsplit
 
@@ -20,6 +22,8 @@ DEFAULT_MAX_IN_FLIGHT: Final = 4
 """Batches in flight at once: enough to hide a round trip, far below Segment's ~50 requests/s ask."""
 _WRITE_KEY: Final = re.compile(r"[!-~]+")
 """Printable ASCII, no spaces: what an Authorization header can carry unchanged."""
+DEFAULT_SPOOL_MAX_BYTES: Final = 50 * 2**20
+"""The spool keeps at most this much event JSON (about 100,000 typical events)."""
 MAX_FLUSH_AT: Final = 2500
 """The Tracking API caps a batch at 2,500 events."""
 
@@ -64,6 +68,18 @@ def _check_proxy(proxy: object, http_client: object) -> None:
         raise ConfigError("proxy", "applies to the default HTTP client; configure your http_client")
 
 
+def _check_spool(spool: object) -> None:
+    if spool is None:
+        return
+    if not isinstance(spool, str | os.PathLike) or not os.fspath(spool):
+        raise ConfigError("spool", f"must be a file path (str or os.PathLike), not {spool!r}")
+    path = Path(os.fspath(spool))
+    if path.is_dir():
+        raise ConfigError("spool", f"is a directory, not a file path: {str(path)!r}")
+    if not path.parent.is_dir():
+        raise ConfigError("spool", f"the directory {str(path.parent)!r} does not exist")
+
+
 @attrs.frozen(kw_only=True)
 class Settings:
     """Every setting, validated at construction; errors are `ConfigError` naming the setting."""
@@ -86,6 +102,8 @@ class Settings:
     gzip: bool = False
     clock: Clock = attrs.field(factory=LoopClock)
     proxy: str | None = None
+    spool: str | os.PathLike[str] | None = None
+    spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES
     url: str = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -121,6 +139,8 @@ class Settings:
             raise ConfigError("queue_full", f'must be "drop" or "wait", not {self.queue_full!r}')
         _integer("max_in_flight", self.max_in_flight, minimum=1)
         _check_proxy(self.proxy, self.http_client)
+        _check_spool(self.spool)
+        _integer("spool_max_bytes", self.spool_max_bytes, minimum=1)
         if not isinstance(self.clock, Clock):
             raise ConfigError("clock", "must have time() and call_at(when, callback) methods")
 

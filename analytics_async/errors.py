@@ -10,6 +10,7 @@ AnalyticsError
 │   ├── HTTPStatusError                    a final HTTP status; `.status`, "[503] Service Unavailable"
 │   ├── TransportError                     network failures and per-attempt timeouts
 │   ├── FlushTimeoutError                  a closing flush ran out of time first
+│   │   └── SpooledError                   ... and the event was kept in the spool for the next instance
 │   ├── RateLimitExceededError             rate limited for longer than max_rate_limit_duration
 │   └── QueueFullError                     max_queue_size was reached with queue_full="drop"
 ├── AuthError                              OAuth token failures
@@ -34,6 +35,7 @@ __all__ = [
     "HTTPStatusError",
     "QueueFullError",
     "RateLimitExceededError",
+    "SpooledError",
     "TransportError",
     "ValidationError",
 ]
@@ -92,6 +94,14 @@ class TransportError(DeliveryError):
 
 class FlushTimeoutError(DeliveryError):
     """A closing flush reached its timeout before this event was delivered."""
+
+
+class SpooledError(FlushTimeoutError):
+    """A closing flush ran out of time, and the event was kept in the spool (`spool=`).
+
+    Not delivered by this instance; the next instance with the same spool file and write key sends it,
+    with the same messageId.
+    """
 
 
 class RateLimitExceededError(DeliveryError):

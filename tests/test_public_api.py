@@ -18,7 +18,7 @@ def test_all_is_pinned() -> None:
             "FailedDelivery", "FlushEvent", "FlushTimeoutError", "HTTPClient", "HTTPRequest",
             "HTTPRequestEvent", "HTTPResponse", "HTTPResponseEvent", "HTTPStatusError", "Headers",
             "LogLine", "OAuthSettings", "Plugin", "PluginType", "QueueFullError", "RateLimitExceededError",
-            "SimplePlugin",
+            "SimplePlugin", "SpooledError",
             "Stats", "TimerHandle",
             "TransportError", "ValidationError", "__version__",
         ]
@@ -37,6 +37,7 @@ def test_errors_module_exports_the_tree() -> None:
     assert issubclass(errors.EventTooLargeError, errors.ValidationError)
     for name in ("HTTPStatusError", "TransportError", "FlushTimeoutError", "QueueFullError"):
         assert issubclass(getattr(errors, name), errors.DeliveryError)
+    assert issubclass(errors.SpooledError, errors.FlushTimeoutError)
 
 
 def test_version_is_exposed() -> None:

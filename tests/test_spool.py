@@ -1,0 +1,201 @@
+"""The durable spool (`spool=`): what a closing flush could not deliver is sent by the next instance."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from analytics_async import (
+    Analytics,
+    ConfigError,
+    Context,
+    ErrorEvent,
+    FlushTimeoutError,
+    SpooledError,
+)
+from analytics_async.testing import FakeClock, SegmentSink
+
+from .conftest import MakeAnalytics
+from .helpers import eventually, statuses
+
+
+async def close_out_of_time(analytics: Analytics, clock: FakeClock, timeout: float = 5) -> None:
+    """Close with `timeout`, moving the fake clock past it (the server never delivers)."""
+    closing = asyncio.create_task(analytics.flush(close=True, timeout=timeout))
+    await clock.advance(timeout)
+    await asyncio.wait_for(closing, 5)
+
+
+async def test_undelivered_events_are_sent_by_the_next_instance(
+    make_analytics: MakeAnalytics, sink: SegmentSink, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Events a close could not deliver are kept, then sent by the next instance, unchanged."""
+    spool = tmp_path / "segment.db"
+    sink.responder = statuses(then=503)
+    errors: list[ErrorEvent] = []
+    first = make_analytics(spool=spool, clock=clock, flush_at=1)
+    first.on("error", errors.append)
+    ctxs = [await first.track(event=f"e{i}", user_id="u") for i in range(3)]
+    await close_out_of_time(first, clock)
+    reasons = [c.failed_delivery() for c in ctxs]
+    assert all(r is not None and isinstance(r.reason, SpooledError) for r in reasons)
+    assert all(isinstance(e.reason, FlushTimeoutError) for e in errors)
+    assert "kept in Spool(" in str(errors[0].reason)
+    assert first.stats().failed == {"SpooledError": 3}
+    sent = {e["messageId"]: e for c in ctxs for e in [c.event]}
+
+    sink.responder = None
+    second = make_analytics(spool=spool, flush_at=100)
+    delivered: list[Context] = []
+    second.on("track", delivered.append)
+    await second.identify(user_id="u")  # first use in a loop: takes the spool
+    await eventually(lambda: second.stats().accepted == 4)
+    await second.flush()
+    arrived = {e["messageId"]: e for e in sink.events if e["type"] == "track"}
+    assert arrived.keys() == sent.keys()
+    for message_id, event in arrived.items():
+        assert event["timestamp"] == sent[message_id]["timestamp"]
+        assert event["event"] == sent[message_id]["event"]
+    assert len(delivered) == 3
+    assert second.stats().delivered == 4
+
+    third = make_analytics(spool=spool)
+    await third.identify(user_id="u")
+    await third.flush()
+    assert third.stats().accepted == 1  # taken once: nothing left
+
+
+async def test_a_close_in_time_writes_nothing(make_analytics: MakeAnalytics, tmp_path: Path) -> None:
+    """When everything is delivered, the spool stays empty (no file is even made)."""
+    spool = tmp_path / "segment.db"
+    analytics = make_analytics(spool=spool)
+    await analytics.track(event="e", user_id="u")
+    await analytics.flush(close=True, timeout=5)
+    assert analytics.stats().delivered == 1
+    assert not spool.exists()
+
+
+async def test_another_write_key_does_not_take_the_events(
+    make_analytics: MakeAnalytics, sink: SegmentSink, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Spooled events go back only to the source (write key) they were for; the key is not stored."""
+    spool = tmp_path / "segment.db"
+    sink.responder = statuses(then=503)
+    first = make_analytics(write_key="key-one", spool=spool, clock=clock)
+    await first.track(event="e", user_id="u")
+    await close_out_of_time(first, clock)
+    sink.responder = None
+    other = make_analytics(write_key="key-two", spool=spool)
+    await other.identify(user_id="u")
+    await other.flush()
+    assert other.stats().accepted == 1
+    assert b"key-one" not in spool.read_bytes()
+    same = make_analytics(write_key="key-one", spool=spool)
+    await same.identify(user_id="u")
+    await eventually(lambda: same.stats().accepted == 2)
+
+
+async def test_the_spool_is_bounded(
+    make_analytics: MakeAnalytics,
+    sink: SegmentSink,
+    clock: FakeClock,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Events beyond spool_max_bytes are not kept: they fail with a plain FlushTimeoutError, logged."""
+    spool = tmp_path / "segment.db"
+    sink.responder = statuses(then=503)
+    analytics = make_analytics(spool=spool, spool_max_bytes=1500, clock=clock)
+    ctxs = [await analytics.track(event="e", user_id="u", properties={"pad": "x" * 400}) for _ in range(5)]
+    with caplog.at_level(logging.WARNING, "analytics_async"):
+        await close_out_of_time(analytics, clock)
+    reasons = [type(c.failed_delivery().reason).__name__ for c in ctxs]  # type: ignore[union-attr]
+    kept = reasons.count("SpooledError")
+    assert kept == 2  # about 600 bytes each
+    assert reasons == ["SpooledError"] * kept + ["FlushTimeoutError"] * (5 - kept)
+    assert any("is full: 2 of 5 events kept" in r.getMessage() for r in caplog.records)
+
+
+async def test_an_unwritable_spool_fails_the_events_as_without_one(
+    make_analytics: MakeAnalytics,
+    sink: SegmentSink,
+    clock: FakeClock,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A spool file that cannot be written: events fail with FlushTimeoutError, one warning says why."""
+    spool = tmp_path / "segment.db"
+    spool.write_bytes(b"this is not a database" * 100)
+    sink.responder = statuses(then=503)
+    analytics = make_analytics(spool=spool, clock=clock)
+    ctx = await analytics.track(event="e", user_id="u")
+    with caplog.at_level(logging.WARNING, "analytics_async"):
+        await close_out_of_time(analytics, clock)
+    failure = ctx.failed_delivery()
+    assert failure is not None
+    assert type(failure.reason) is FlushTimeoutError
+    assert any("could not keep 1 events in Spool(" in r.getMessage() for r in caplog.records)
+
+
+async def test_events_taken_at_close_time_are_not_lost(
+    make_analytics: MakeAnalytics, sink: SegmentSink, clock: FakeClock, tmp_path: Path
+) -> None:
+    """An instance closed right after its first call still sends (or keeps again) what it took."""
+    spool = tmp_path / "segment.db"
+    sink.responder = statuses(then=503)
+    first = make_analytics(spool=spool, clock=clock)
+    await first.track(event="kept", user_id="u")
+    await close_out_of_time(first, clock)
+    sink.responder = None
+    second = make_analytics(spool=spool)
+    await second.identify(user_id="u")  # starts the take; the close waits for it
+    await second.flush(close=True, timeout=5)
+    assert sorted(e["type"] for e in sink.events) == ["identify", "track"]
+
+
+async def test_many_events_are_taken_in_rounds_the_queue_can_hold(
+    make_analytics: MakeAnalytics, sink: SegmentSink, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A spool holding more than the queue is taken in rounds as the queue drains; nothing dropped."""
+    spool = tmp_path / "segment.db"
+    sink.responder = statuses(then=503)
+    first = make_analytics(spool=spool, clock=clock, max_queue_size=1000)
+    for i in range(1000):
+        await first.track(event=f"e{i}", user_id="u")
+    await close_out_of_time(first, clock, timeout=30)
+    assert first.stats().failed == {"SpooledError": 1000}
+    sink.responder = None
+    second = make_analytics(spool=spool, max_queue_size=300)
+    await second.identify(user_id="u")
+    await eventually(lambda: second.stats().delivered == 1001)
+    stats = second.stats()
+    assert stats.dropped == {}
+    assert len({e["messageId"] for e in sink.events}) == 1001
+
+
+def test_spool_settings_are_validated(tmp_path: Path) -> None:
+    """A spool in a missing directory, a directory, or a bad bound is a ConfigError naming it."""
+    with pytest.raises(ConfigError, match="spool: the directory"):
+        Analytics(write_key="k", spool=tmp_path / "missing" / "segment.db")
+    with pytest.raises(ConfigError, match="spool: is a directory"):
+        Analytics(write_key="k", spool=tmp_path)
+    with pytest.raises(ConfigError, match="spool: must be a file path"):
+        Analytics(write_key="k", spool=42)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="spool_max_bytes"):
+        Analytics(write_key="k", spool=tmp_path / "s.db", spool_max_bytes=0)
+
+
+def test_the_file_is_plain_sqlite(tmp_path: Path) -> None:
+    """The spool is an ordinary SQLite file an operator can inspect (one row per event)."""
+    from analytics_async._spool import Spool  # noqa: PLC0415 - the file format, not an API
+
+    spool = Spool(tmp_path / "s.db", 10_000, "key")
+    assert spool.put([("track", b'{"type":"track"}'), ("identify", b'{"type":"identify"}')]) == 2
+    with sqlite3.connect(tmp_path / "s.db") as db:
+        assert db.execute("SELECT kind FROM events ORDER BY id").fetchall() == [("track",), ("identify",)]
+    assert spool.take(1) == ([("track", b'{"type":"track"}')], True)
+    assert spool.take(5) == ([("identify", b'{"type":"identify"}')], False)
