@@ -153,8 +153,15 @@ class Pipeline:
         return tasks
 
     async def stop(self) -> None:
-        """Stop the batcher once nothing is left to send (after a completed closing flush)."""
+        """Stop the batcher once nothing is left to send (after a completed closing flush).
+
+        Every event is settled by then, so a send still running has nothing left to deliver (its
+        events were kept in the spool by a closing flush that was then cancelled): it is cancelled,
+        not waited for.
+        """
         self._stopping = True
         self.queue.close()
-        self._batcher.cancel()
-        await asyncio.gather(self._batcher, *self._in_flight, return_exceptions=True)
+        tasks = [self._batcher, *self._in_flight]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -213,8 +213,12 @@ class Runtime(AcceptPath):
         why = f"flush timed out after {timeout:g} s" + (
             f"; the last attempt failed: {cause}" if cause else ""
         )
-        if self._spooler is not None:
-            await self._keep_unfinished(self._spooler, why, end - clock.time())
+        if self._spooler is not None:  # keep what is not settled yet; what is kept settles as such
+            pending = [e for e in self.ledger.unfinished() if e.payload and not is_settled(e.ctx)]
+            spooled = SpooledError(f"{why}; kept in {self._spooler.spool} for the next instance")
+            await self._spooler.keep(
+                pending, end - clock.time(), partial(self._settler.failed, reason=spooled)
+            )
         loop = asyncio.get_running_loop()
         grace_end = loop.time() + ABORT_GRACE
         await self._abort(FlushTimeoutError(why), grace_end)
@@ -224,13 +228,6 @@ class Runtime(AcceptPath):
         # Last, with no await after it: calls held inside plugins (user tasks) return their failed
         # Context once this flush has returned, instead of delaying its return by one step each.
         self.stage.interrupt()
-
-    async def _keep_unfinished(self, spooler: Spooler, why: str, seconds: float) -> None:
-        """Write the events not settled yet to the spool (within `seconds`); settle those kept."""
-        pending = [e for e in self.ledger.unfinished() if e.payload and not is_settled(e.ctx)]
-        if pending and (kept := await spooler.keep([(e.kind, e.payload) for e in pending], seconds)):
-            reason = SpooledError(f"{why}; kept in {spooler.spool} for the next instance")
-            self._settler.failed(pending[:kept], reason)
 
     async def _wait_finished(self, pipeline: Pipeline | None, deadline: float | None) -> bool:
         """Wait for the events open now, then for user coroutines; False if `deadline` came first."""

@@ -22,7 +22,10 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from ._context import Envelope
 
 __all__ = ["SPOOL_FIXED", "SPOOL_PER_EVENT", "Row", "Spool", "Spooler"]
 
@@ -88,6 +91,10 @@ class Spool:
         if not self.path.exists():
             return [], False
         with self._open() as db:
+            # Most starts find nothing: answer that without waiting for another process's write.
+            mine = db.execute("SELECT 1 FROM events WHERE source = ? LIMIT 1", (self._source,)).fetchone()
+            if mine is None:
+                return [], False
             db.execute("BEGIN IMMEDIATE")
             found = db.execute(
                 "SELECT id, kind, payload FROM events WHERE source = ? ORDER BY id LIMIT ?",
@@ -170,24 +177,39 @@ class Spooler:
             self.spool.interrupt()  # rolls back: the events stay in the file
             await asyncio.wait([taking])
 
-    async def keep(self, rows: list[Row], seconds: float) -> int:
-        """Write `rows` to the file within `seconds`; return how many were kept (0 if it failed)."""
+    async def keep(
+        self, envelopes: list[Envelope], seconds: float, kept: Callable[[list[Envelope]], None]
+    ) -> None:
+        """Write `envelopes` to the file within `seconds`, then call `kept` with those written.
+
+        `kept` is called once the write has ended, from the write's own callback: a caller cancelled
+        meanwhile does not leave events both written and unsettled.
+        """
         self.more = False  # what this instance writes is for the next one
+        if not envelopes:
+            return
+        rows = [(e.kind, e.payload) for e in envelopes]
         writing = asyncio.get_running_loop().run_in_executor(None, self.spool.put, rows)
+        interrupted = False
+
+        def written(writing: asyncio.Future[int]) -> None:
+            exc = None if writing.cancelled() else writing.exception()
+            n = 0 if writing.cancelled() or exc is not None else writing.result()
+            if n < len(rows):
+                why = (
+                    f"{self.spool} is full"
+                    if exc is None and not writing.cancelled()
+                    else ("out of time" if interrupted or exc is None else _describe(exc))
+                )
+                logger.warning("analytics_async: %d of %d events kept in the spool: %s", n, len(rows), why)
+            kept(envelopes[:n])
+
+        writing.add_done_callback(written)
         done, _ = await asyncio.wait([writing], timeout=max(seconds, SPOOL_FIXED))
         if not done:
-            self.spool.interrupt()
+            interrupted = True
+            self.spool.interrupt()  # the transaction rolls back: nothing of it is kept
             await asyncio.wait([writing])
-        if (exc := writing.exception()) is not None:
-            why = "out of time" if not done else _describe(exc)
-            logger.warning("analytics_async: could not keep %d events in %s: %s", len(rows), self.spool, why)
-            return 0
-        kept = writing.result()
-        if kept < len(rows):
-            logger.warning(
-                "analytics_async: %s is full: %d of %d events kept", self.spool, kept, len(rows),
-            )  # fmt: skip
-        return kept
 
     def after_fork(self) -> None:
         """In a forked child: a take running in the parent's thread is the parent's."""

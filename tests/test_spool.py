@@ -117,7 +117,7 @@ async def test_the_spool_is_bounded(
     kept = reasons.count("SpooledError")
     assert kept == 2  # about 600 bytes each
     assert reasons == ["SpooledError"] * kept + ["FlushTimeoutError"] * (5 - kept)
-    assert any("is full: 2 of 5 events kept" in r.getMessage() for r in caplog.records)
+    assert any("2 of 5 events kept in the spool: Spool(" in r.getMessage() for r in caplog.records)
 
 
 async def test_an_unwritable_spool_fails_the_events_as_without_one(
@@ -138,7 +138,7 @@ async def test_an_unwritable_spool_fails_the_events_as_without_one(
     failure = ctx.failed_delivery()
     assert failure is not None
     assert type(failure.reason) is FlushTimeoutError
-    assert any("could not keep 1 events in Spool(" in r.getMessage() for r in caplog.records)
+    assert any("0 of 1 events kept in the spool: DatabaseError" in r.getMessage() for r in caplog.records)
 
 
 async def test_events_taken_at_close_time_are_not_lost(
@@ -199,3 +199,32 @@ def test_the_file_is_plain_sqlite(tmp_path: Path) -> None:
         assert db.execute("SELECT kind FROM events ORDER BY id").fetchall() == [("track",), ("identify",)]
     assert spool.take(1) == ([("track", b'{"type":"track"}')], True)
     assert spool.take(5) == ([("identify", b'{"type":"identify"}')], False)
+
+
+async def test_a_close_cancelled_while_writing_still_settles_what_was_kept(
+    make_analytics: MakeAnalytics, sink: SegmentSink, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Cancelling a closing flush during the spool write: the events written still settle as kept."""
+    spool = tmp_path / "segment.db"
+    sink.responder = statuses(then=503)
+    first = make_analytics(spool=spool, clock=clock)
+    await first.track(event="from the first", user_id="u")
+    await close_out_of_time(first, clock)
+    analytics = make_analytics(spool=spool, clock=clock)
+    ctxs = [await analytics.track(event="e", user_id="u") for _ in range(3)]
+    await eventually(lambda: analytics.stats().accepted == 4)  # the first's event, taken
+    blocker = sqlite3.connect(spool, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # the write waits for this transaction
+    closing = asyncio.create_task(analytics.flush(close=True, timeout=5))
+    await clock.advance(5)
+    assert not closing.done()
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    await eventually(lambda: all(c.failed_delivery() is not None for c in ctxs))
+    assert all(isinstance(c.failed_delivery().reason, SpooledError) for c in ctxs)  # type: ignore[union-attr]
+    assert analytics.stats().failed == {"SpooledError": 4}
+    with sqlite3.connect(spool) as db:
+        assert db.execute("SELECT count(*) FROM events").fetchone() == (4,)
