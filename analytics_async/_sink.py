@@ -186,6 +186,8 @@ class SegmentSink:
             raw = await request.read()  # aiohttp decompresses Content-Encoding: gzip bodies itself
         except web.HTTPException as exc:
             return self._reject(400, f"unreadable body: {exc.reason}")
+        except ConnectionError:  # the client left mid-body (a cancelled send): no one to answer
+            return web.Response(status=400)
         wire_bytes = request.content_length if request.content_length is not None else len(raw)
         if not _authorized(request.headers.get("Authorization", "")):
             return self._reject(401, "missing or malformed Authorization header")

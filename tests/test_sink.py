@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from analytics_async import Analytics, EventTooLargeError
-from analytics_async.testing import SegmentSink
+from analytics_async.testing import SegmentSink, idle
 
 from .conftest import MakeAnalytics
+from .helpers import eventually
 
 LIMIT = 32 * 1024
 STAMP = "2026-01-01T00:00:00.000Z"
@@ -65,3 +66,25 @@ def test_sink_and_client_run_on_uvloop() -> None:
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         assert runner.run(scenario()) == [f"E{i}" for i in range(5)]
+
+
+async def test_a_client_leaving_mid_body_is_not_an_error(
+    sink: SegmentSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that drops the connection before its body arrived (a cancelled send) logs nothing."""
+    released = asyncio.Event()
+
+    async def after_the_client_left(request: object, n: int) -> None:
+        await released.wait()
+
+    sink.responder = after_the_client_left
+    port = int(sink.url.rsplit(":", 1)[1].split("/")[0])
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+    await writer.drain()
+    await eventually(lambda: sink.requests == 1)
+    writer.close()
+    await writer.wait_closed()
+    released.set()
+    await idle()
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
