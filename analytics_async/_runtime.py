@@ -216,9 +216,8 @@ class Runtime(AcceptPath):
         if self._spooler is not None:  # keep what is not settled yet; what is kept settles as such
             pending = [e for e in self.ledger.unfinished() if e.payload and not is_settled(e.ctx)]
             spooled = SpooledError(f"{why}; kept in {self._spooler.spool} for the next instance")
-            await self._spooler.keep(
-                pending, end - clock.time(), partial(self._settler.failed, reason=spooled)
-            )
+            budget = end - clock.time() - WIND_DOWN_PER_EVENT * len(pending)  # settling comes after
+            await self._spooler.keep(pending, budget, partial(self._settler.failed, reason=spooled))
         loop = asyncio.get_running_loop()
         grace_end = loop.time() + ABORT_GRACE
         await self._abort(FlushTimeoutError(why), grace_end)

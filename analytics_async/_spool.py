@@ -36,6 +36,8 @@ SPOOL_FIXED: Final = 0.05
 measured about 5 ms. Also the least a write is given when the reserve was used up."""
 SPOOL_PER_EVENT: Final = 5e-6
 """Seconds reserved per pending event (measured: about 3 us per ~500-byte event in one transaction)."""
+_CHUNK: Final = 5000
+"""Rows per transaction of a write (about 15 ms each): an interrupted write keeps the chunks before."""
 _BUSY_TIMEOUT: Final = 2.0
 """Seconds to wait for another process's transaction on the same file."""
 _SCHEMA: Final = (
@@ -60,6 +62,7 @@ class Spool:
         self._source = hashlib.sha256(b"analytics-async spool\0" + write_key.encode()).hexdigest()[:16]
         self._lock = threading.Lock()
         self._busy: sqlite3.Connection | None = None
+        self._stopped = False
 
     def __repr__(self) -> str:
         return f"Spool({str(self.path)!r}, max_bytes={self.max_bytes})"
@@ -67,24 +70,35 @@ class Spool:
     def put(self, rows: Sequence[Row]) -> int:
         """Append `rows` in order, as many as fit under `max_bytes`; return how many were written.
 
-        All or nothing for those that fit: one transaction. Raises `sqlite3.Error` (and `OSError`)
-        when the file cannot be written, or `sqlite3.OperationalError` once `interrupt()` was called.
+        Written in transactions of `_CHUNK` rows, so that `interrupt()` keeps what was committed
+        before it (the rows written are always the first ones). Raises `sqlite3.Error` (and `OSError`)
+        when the file cannot be written, or when interrupted before anything was committed.
         """
+        self._stopped = False
+        written = 0
         with self._open() as db:
-            db.execute("BEGIN IMMEDIATE")
-            used = db.execute("SELECT total(length(payload)) FROM events").fetchone()[0]
-            room, fitting = self.max_bytes - int(used), 0
-            for _, payload in rows:
-                if len(payload) > room:
-                    break
-                room -= len(payload)
-                fitting += 1
-            db.executemany(
-                "INSERT INTO events (source, kind, payload) VALUES (?, ?, ?)",
-                ((self._source, kind, payload) for kind, payload in rows[:fitting]),
-            )
-            db.execute("COMMIT")
-            return fitting
+            room = self.max_bytes - int(db.execute("SELECT total(length(payload)) FROM events").fetchone()[0])
+            try:
+                while written < len(rows) and not self._stopped:
+                    chunk, fitting = rows[written : written + _CHUNK], 0
+                    for _, payload in chunk:
+                        if len(payload) > room:
+                            break
+                        room -= len(payload)
+                        fitting += 1
+                    db.execute("BEGIN IMMEDIATE")
+                    db.executemany(
+                        "INSERT INTO events (source, kind, payload) VALUES (?, ?, ?)",
+                        ((self._source, kind, payload) for kind, payload in chunk[:fitting]),
+                    )
+                    db.execute("COMMIT")
+                    written += fitting
+                    if fitting < len(chunk):
+                        break  # full
+            except sqlite3.OperationalError:
+                if not (self._stopped and written):
+                    raise
+        return written
 
     def take(self, limit: int) -> tuple[list[Row], bool]:
         """Remove and return the oldest `limit` events of this source; and whether more are left."""
@@ -107,7 +121,8 @@ class Spool:
             return [(kind, bytes(payload)) for _, kind, payload in taken], len(found) > limit
 
     def interrupt(self) -> None:
-        """Abort the transaction running now in another thread (it rolls back); a no-op if none is."""
+        """Stop a `put` or `take` running in another thread: its current transaction rolls back."""
+        self._stopped = True
         with self._lock:
             if self._busy is not None:
                 self._busy.interrupt()
@@ -196,11 +211,10 @@ class Spooler:
             exc = None if writing.cancelled() else writing.exception()
             n = 0 if writing.cancelled() or exc is not None else writing.result()
             if n < len(rows):
-                why = (
-                    f"{self.spool} is full"
-                    if exc is None and not writing.cancelled()
-                    else ("out of time" if interrupted or exc is None else _describe(exc))
-                )
+                if interrupted or writing.cancelled():
+                    why = "out of time"
+                else:
+                    why = _describe(exc) if exc is not None else f"{self.spool} is full"
                 logger.warning("analytics_async: %d of %d events kept in the spool: %s", n, len(rows), why)
             kept(envelopes[:n])
 

@@ -148,7 +148,7 @@ _OBSERVED: Final[tuple[tuple[str, bool, str, str, Reading], ...]] = (
     ("event.failed", True, "{event}", "Events whose delivery failed.", _by_reason(lambda s: s.failed)),
     ("event.dropped", True, "{event}", "Events never attempted.", _by_reason(lambda s: s.dropped)),
     ("request.retries", True, "{retry}", "Batch requests retried.", _value(lambda s: s.retries)),
-    ("batch.sent", True, "{batch}", "Batches Segment accepted.", _value(lambda s: s.batches_sent)),
+    ("batch.sent", True, "{batch}", "Batches sent to the end.", _value(lambda s: s.batches_sent)),
     ("queue.size", False, "{event}", "Events in the queue.", _value(lambda s: s.queue_depth)),
     ("queue.capacity", False, "{event}", "The queue's bound (max_queue_size).", _capacity),
     ("batch.inflight", False, "{batch}", "Batches being sent.", _value(lambda s: s.batches_in_flight)),

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from analytics_async.testing import SegmentSink
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -55,3 +57,16 @@ async def test_backfill(tmp_path: Path, sink: SegmentSink) -> None:
     assert len(by_id) == len(sink.events) == 2000
     assert by_id["backfill-61"]["timestamp"] == "2024-05-01T12:01:00.000Z"
     assert by_id["backfill-61"]["properties"] == {"n": 61}
+
+
+async def test_otel_metrics() -> None:
+    """The metrics example reports the refused batch by reason, the delivered one, and batch sizes."""
+    if importlib.util.find_spec("opentelemetry.sdk") is None:
+        pytest.skip("needs opentelemetry-sdk (the test extra)")
+    metrics = await load("otel_metrics").main()
+    assert metrics["segment.client.event.accepted"] == 50
+    assert metrics["segment.client.event.delivered"] == 40
+    assert metrics["segment.client.event.failed[error.type=HTTPStatusError]"] == 10
+    assert metrics["segment.client.batch.size"] == (1, 40)
+    assert metrics["segment.client.batch.size[error.type=HTTPStatusError]"] == (1, 10)
+    assert metrics["segment.client.queue.size"] == 0

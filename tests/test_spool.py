@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -228,3 +231,29 @@ async def test_a_close_cancelled_while_writing_still_settles_what_was_kept(
     assert analytics.stats().failed == {"SpooledError": 4}
     with sqlite3.connect(spool) as db:
         assert db.execute("SELECT count(*) FROM events").fetchone() == (4,)
+
+
+def test_an_interrupted_write_keeps_the_chunks_committed_before(tmp_path: Path) -> None:
+    """Interrupting a long write (a deadline) keeps what was committed: the first rows, in order."""
+    from analytics_async._spool import Spool  # noqa: PLC0415 - the file format, not an API
+
+    path = tmp_path / "s.db"
+    spool = Spool(path, 10**9, "key")
+    rows = [("track", b'{"n":%d}' % i) for i in range(300_000)]
+    result: list[int] = []
+    writer = threading.Thread(target=lambda: result.append(spool.put(rows)))
+    writer.start()
+    reader = sqlite3.connect(path, timeout=5)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with contextlib.suppress(sqlite3.OperationalError):  # the file may not have its table yet
+            if reader.execute("SELECT count(*) FROM events").fetchone()[0]:
+                break
+        time.sleep(0.001)
+    spool.interrupt()
+    writer.join(10)
+    written = result[0]
+    assert 0 < written < len(rows)
+    assert written % 5000 == 0
+    kept = [payload for (payload,) in reader.execute("SELECT payload FROM events ORDER BY id")]
+    assert kept == [payload for _, payload in rows[:written]]
