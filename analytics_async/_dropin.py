@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -60,7 +61,9 @@ class Client:
     `flush_interval`, `timeout` -> `http_request_timeout`, `send=False` -> `disable=True`, the
     `oauth_*` ones -> `OAuthSettings`, `proxies` -> `proxy` (its "https" entry, else "http"). `thread` is
     accepted and ignored (batches go out 4 at a time from one event loop). `on_error(error,
-    messages)` is called once per failed event with a one-element list.
+    messages)` is called once per failed event with a one-element list. `spool=path` (ours, not the
+    official SDK's) keeps what `join()`/`shutdown()` or the exit hook could not deliver in time, for
+    the next process (see docs/delivery.md, "The durable spool").
     """
 
     def __init__(
@@ -87,6 +90,8 @@ class Client:
         oauth_scope: str = "tracking_api:write",
         max_total_backoff_duration: float = 43200,
         max_rate_limit_duration: float = 1800,
+        *,
+        spool: str | os.PathLike[str] | None = None,
     ) -> None:
         proxy = (proxies.get("https") or proxies.get("http")) if proxies else None
         oauth = None
@@ -101,7 +106,7 @@ class Client:
                 max_queue_size=max_queue_size, oauth_settings=oauth,
                 max_total_backoff_duration=max_total_backoff_duration,
                 max_rate_limit_duration=max_rate_limit_duration,
-                proxy=proxy,
+                proxy=proxy, spool=spool,
             )  # fmt: skip
         except ConfigError as exc:
             raise InvalidSettingError(exc.setting, str(exc).partition(": ")[2]) from None

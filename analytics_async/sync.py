@@ -75,6 +75,8 @@ oauth_client_key: str | None = None
 oauth_key_id: str | None = None
 oauth_auth_server: str = "https://oauth2.segment.io"
 oauth_scope: str = "tracking_api:write"
+spool: str | None = None
+"""Ours, not the official SDK's: a file keeping what the exit could not deliver (`Client(spool=)`)."""
 default_client: Client | None = None
 
 
@@ -85,7 +87,8 @@ def _default() -> Client:
                                 on_error=on_error, gzip=gzip, max_retries=max_retries, sync_mode=sync_mode,
                                 timeout=timeout, log_handler=log_handler, oauth_client_id=oauth_client_id,
                                 oauth_client_key=oauth_client_key, oauth_key_id=oauth_key_id,
-                                oauth_auth_server=oauth_auth_server, oauth_scope=oauth_scope)  # fmt: skip
+                                oauth_auth_server=oauth_auth_server, oauth_scope=oauth_scope,
+                                spool=spool)  # fmt: skip
     return default_client
 
 

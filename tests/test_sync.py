@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -158,3 +159,24 @@ async def test_worker_threads_send_through_the_apps_own_instance(sink: SegmentSi
     assert sorted(e["messageId"] for e in sink.events) == sorted(ids)
     with pytest.raises(ValidationError):
         await loop.run_in_executor(None, lambda: caller.track(event="", user_id="u"))
+
+
+def test_a_spool_keeps_what_shutdown_could_not_deliver(threaded_sink: SegmentSink, tmp_path: Path) -> None:
+    """Client(spool=...): events a shutdown deadline cut off are sent by the next Client."""
+
+    async def hang(request: web.Request, n: int) -> None:
+        await threaded_sink.hang()
+
+    threaded_sink.responder = hang
+    failures: list[BaseException] = []
+    spool = tmp_path / "spool.db"
+    first = Client("wk", host=threaded_sink.url, spool=spool, on_error=lambda e, _: failures.append(e))
+    for i in range(3):
+        first.track("u", f"E{i}")
+    first.shutdown(timeout=0.1)
+    assert [type(e).__name__ for e in failures] == ["SpooledError"] * 3
+    threaded_sink.responder = None
+    second = Client("wk", host=threaded_sink.url, spool=spool)
+    second.identify("u")
+    second.shutdown(timeout=5)
+    assert sorted(e.get("event", e["type"]) for e in threaded_sink.events) == ["E0", "E1", "E2", "identify"]
