@@ -257,3 +257,24 @@ def test_an_interrupted_write_keeps_the_chunks_committed_before(tmp_path: Path) 
     assert written % 5000 == 0
     kept = [payload for (payload,) in reader.execute("SELECT payload FROM events ORDER BY id")]
     assert kept == [payload for _, payload in rows[:written]]
+
+
+async def test_instances_sharing_a_spool_each_take_distinct_events(
+    make_analytics: MakeAnalytics, sink: SegmentSink, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Two instances on one spool file (as two workers): every kept event is sent once, by one of them."""
+    spool = tmp_path / "segment.db"
+    sink.responder = statuses(then=503)
+    first = make_analytics(spool=spool, clock=clock)
+    for i in range(2000):
+        await first.track(event=f"e{i}", user_id="u")
+    await close_out_of_time(first, clock, timeout=30)
+    assert first.stats().failed == {"SpooledError": 2000}
+    sink.responder = None
+    workers = [make_analytics(spool=spool, max_queue_size=600) for _ in range(2)]
+    for worker in workers:
+        await worker.identify(user_id="u")
+    await eventually(lambda: sum(w.stats().delivered for w in workers) == 2002)
+    tracked = [e["messageId"] for e in sink.events if e["type"] == "track"]
+    assert len(tracked) == len(set(tracked)) == 2000
+    assert all(w.stats().accepted > 1 for w in workers)  # both took a share
