@@ -9,6 +9,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +32,20 @@ async def close_out_of_time(analytics: Analytics, clock: FakeClock, timeout: flo
     closing = asyncio.create_task(analytics.flush(close=True, timeout=timeout))
     await clock.advance(timeout)
     await asyncio.wait_for(closing, 5)
+
+
+async def keep_events(
+    make_analytics: MakeAnalytics, sink: SegmentSink, clock: FakeClock, n: int, **settings: Any
+) -> Analytics:
+    """A first instance whose close runs out of time against a failing server keeps its n events."""
+    sink.responder = statuses(then=503)
+    first = make_analytics(clock=clock, **settings)
+    for i in range(n):
+        await first.track(event=f"e{i}", user_id="u")
+    await close_out_of_time(first, clock, timeout=30)
+    assert first.stats().failed == {"SpooledError": n}
+    sink.responder = None
+    return first
 
 
 async def test_undelivered_events_are_sent_by_the_next_instance(
@@ -87,11 +102,7 @@ async def test_another_write_key_does_not_take_the_events(
 ) -> None:
     """Spooled events go back only to the source (write key) they were for; the key is not stored."""
     spool = tmp_path / "segment.db"
-    sink.responder = statuses(then=503)
-    first = make_analytics(write_key="key-one", spool=spool, clock=clock)
-    await first.track(event="e", user_id="u")
-    await close_out_of_time(first, clock)
-    sink.responder = None
+    await keep_events(make_analytics, sink, clock, 1, write_key="key-one", spool=spool)
     other = make_analytics(write_key="key-two", spool=spool)
     await other.identify(user_id="u")
     await other.flush()
@@ -149,11 +160,7 @@ async def test_events_taken_at_close_time_are_not_lost(
 ) -> None:
     """An instance closed right after its first call still sends (or keeps again) what it took."""
     spool = tmp_path / "segment.db"
-    sink.responder = statuses(then=503)
-    first = make_analytics(spool=spool, clock=clock)
-    await first.track(event="kept", user_id="u")
-    await close_out_of_time(first, clock)
-    sink.responder = None
+    await keep_events(make_analytics, sink, clock, 1, spool=spool)
     second = make_analytics(spool=spool)
     await second.identify(user_id="u")  # starts the take; the close waits for it
     await second.flush(close=True, timeout=5)
@@ -165,13 +172,7 @@ async def test_many_events_are_taken_in_rounds_the_queue_can_hold(
 ) -> None:
     """A spool holding more than the queue is taken in rounds as the queue drains; nothing dropped."""
     spool = tmp_path / "segment.db"
-    sink.responder = statuses(then=503)
-    first = make_analytics(spool=spool, clock=clock, max_queue_size=1000)
-    for i in range(1000):
-        await first.track(event=f"e{i}", user_id="u")
-    await close_out_of_time(first, clock, timeout=30)
-    assert first.stats().failed == {"SpooledError": 1000}
-    sink.responder = None
+    await keep_events(make_analytics, sink, clock, 1000, spool=spool, max_queue_size=1000)
     second = make_analytics(spool=spool, max_queue_size=300)
     await second.identify(user_id="u")
     await eventually(lambda: second.stats().delivered == 1001)
@@ -209,10 +210,8 @@ async def test_a_close_cancelled_while_writing_still_settles_what_was_kept(
 ) -> None:
     """Cancelling a closing flush during the spool write: the events written still settle as kept."""
     spool = tmp_path / "segment.db"
+    await keep_events(make_analytics, sink, clock, 1, spool=spool)
     sink.responder = statuses(then=503)
-    first = make_analytics(spool=spool, clock=clock)
-    await first.track(event="from the first", user_id="u")
-    await close_out_of_time(first, clock)
     analytics = make_analytics(spool=spool, clock=clock)
     ctxs = [await analytics.track(event="e", user_id="u") for _ in range(3)]
     await eventually(lambda: analytics.stats().accepted == 4)  # the first's event, taken
@@ -264,13 +263,7 @@ async def test_instances_sharing_a_spool_each_take_distinct_events(
 ) -> None:
     """Two instances on one spool file (as two workers): every kept event is sent once, by one of them."""
     spool = tmp_path / "segment.db"
-    sink.responder = statuses(then=503)
-    first = make_analytics(spool=spool, clock=clock)
-    for i in range(2000):
-        await first.track(event=f"e{i}", user_id="u")
-    await close_out_of_time(first, clock, timeout=30)
-    assert first.stats().failed == {"SpooledError": 2000}
-    sink.responder = None
+    await keep_events(make_analytics, sink, clock, 2000, spool=spool)
     workers = [make_analytics(spool=spool, max_queue_size=600) for _ in range(2)]
     for worker in workers:
         await worker.identify(user_id="u")
