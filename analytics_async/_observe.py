@@ -22,8 +22,9 @@ class BatchSettled:
 
     size: int
     """Events in the batch."""
-    age: float
-    """Seconds from accepting the batch's oldest event until the batch settled."""
+    age: float | None
+    """Seconds from accepting the batch's oldest event until the batch settled; None when none of its
+    events was accepted while an observer was registered (their acceptance time was not read)."""
     error: AnalyticsError | None
 
 

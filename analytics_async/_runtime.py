@@ -168,8 +168,9 @@ class Runtime(AcceptPath):
         if self._spooler is not None and self._spooler.more and self._pipeline is not None:
             self._take_spooled(self._pipeline)
         if self._observers:
-            oldest = min(e.accepted_at for e in envelopes)
-            settled = BatchSettled(len(envelopes), self.settings.clock.time() - oldest, error)
+            oldest = min((e.accepted_at for e in envelopes if e.accepted_at), default=None)  # 0: untimed
+            age = None if oldest is None else self.settings.clock.time() - oldest
+            settled = BatchSettled(len(envelopes), age, error)
             for observer in self._observers:
                 self.user.call("a batch observer", observer, settled)
 

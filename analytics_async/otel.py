@@ -92,7 +92,8 @@ class Instrumentation:
         attributes = self.attributes
         if batch.error is not None:
             attributes = {**attributes, "error.type": type(batch.error).__name__}
-        duration.record(batch.age, attributes)
+        if batch.age is not None:
+            duration.record(batch.age, attributes)
         size.record(batch.size, attributes)
 
 

@@ -181,3 +181,19 @@ def test_the_module_exports_its_documented_names() -> None:
     """`analytics_async.otel` exports exactly `instrument` and `Instrumentation`."""
     assert sorted(otel.__all__) == ["Instrumentation", "instrument"]
     assert all(hasattr(otel, name) for name in otel.__all__)
+
+
+async def test_events_accepted_before_instrumenting_record_no_duration(
+    make_analytics: MakeAnalytics, clock: FakeClock, provider: MeterProvider, reader: InMemoryMetricReader
+) -> None:
+    """A batch of events accepted before `instrument()` records its size but no made-up duration."""
+    analytics = make_analytics(flush_at=2, flush_interval=10, clock=clock)
+    await clock.advance(1000)
+    await analytics.track(event="before", user_id="u")
+    instrument(analytics, meter_provider=provider)
+    await analytics.track(event="after", user_id="u")
+    await analytics.flush()
+    points = collect(reader)
+    assert value(points, "segment.client.batch.size").count == 1
+    duration = value(points, "segment.client.delivery.duration")
+    assert duration.max < 10  # from the timed event, never the clock's whole reading
