@@ -62,24 +62,22 @@ class Spool:
         self._source = hashlib.sha256(b"analytics-async spool\0" + write_key.encode()).hexdigest()[:16]
         self._lock = threading.Lock()
         self._busy: sqlite3.Connection | None = None
-        self._stopped = False
 
     def __repr__(self) -> str:
         return f"Spool({str(self.path)!r}, max_bytes={self.max_bytes})"
 
-    def put(self, rows: Sequence[Row]) -> int:
+    def put(self, rows: Sequence[Row], stop: threading.Event | None = None) -> int:
         """Append `rows` in order, as many as fit under `max_bytes`; return how many were written.
 
-        Written in transactions of `_CHUNK` rows, so that `interrupt()` keeps what was committed
-        before it (the rows written are always the first ones). Raises `sqlite3.Error` (and `OSError`)
-        when the file cannot be written, or when interrupted before anything was committed.
+        Written in transactions of `_CHUNK` rows, oldest first; once `stop` is set (and `interrupt()`
+        called) it ends, keeping what was committed before. Raises `sqlite3.Error` (and `OSError`) when
+        the file cannot be written.
         """
-        self._stopped = False
         written = 0
         with self._open() as db:
             room = self.max_bytes - int(db.execute("SELECT total(length(payload)) FROM events").fetchone()[0])
             try:
-                while written < len(rows) and not self._stopped:
+                while written < len(rows) and not (stop and stop.is_set()):
                     chunk, fitting = rows[written : written + _CHUNK], 0
                     for _, payload in chunk:
                         if len(payload) > room:
@@ -96,12 +94,16 @@ class Spool:
                     if fitting < len(chunk):
                         break  # full
             except sqlite3.OperationalError:
-                if not (self._stopped and written):
+                if stop is None or not stop.is_set():
                     raise
         return written
 
-    def take(self, limit: int) -> tuple[list[Row], bool]:
-        """Remove and return the oldest `limit` events of this source; and whether more are left."""
+    def take(self, limit: int, stop: threading.Event | None = None) -> tuple[list[Row], bool]:
+        """Remove and return the oldest `limit` events of this source; and whether more are left.
+
+        Once `stop` is set (and `interrupt()` called), nothing is taken: an `sqlite3.OperationalError`
+        if a transaction was running (it rolls back), else an empty answer that says more may be left.
+        """
         if not self.path.exists():
             return [], False
         with self._open() as db:
@@ -109,6 +111,8 @@ class Spool:
             mine = db.execute("SELECT 1 FROM events WHERE source = ? LIMIT 1", (self._source,)).fetchone()
             if mine is None:
                 return [], False
+            if stop is not None and stop.is_set():
+                return [], True
             db.execute("BEGIN IMMEDIATE")
             found = db.execute(
                 "SELECT id, kind, payload FROM events WHERE source = ? ORDER BY id LIMIT ?",
@@ -121,8 +125,10 @@ class Spool:
             return [(kind, bytes(payload)) for _, kind, payload in taken], len(found) > limit
 
     def interrupt(self) -> None:
-        """Stop a `put` or `take` running in another thread: its current transaction rolls back."""
-        self._stopped = True
+        """Abort the statement running now in another thread (its transaction rolls back).
+
+        Set the operation's `stop` event first: a statement not started yet is not interrupted.
+        """
         with self._lock:
             if self._busy is not None:
                 self._busy.interrupt()
@@ -160,6 +166,7 @@ class Spooler:
         self.spool = spool
         self._admit = admit
         self._taking: asyncio.Future[tuple[list[Row], bool]] | None = None
+        self._stop_taking = threading.Event()
         self.more = True
         """Whether the file may hold events of this source not taken yet."""
 
@@ -167,7 +174,8 @@ class Spooler:
         """Start taking up to `limit` events in a worker thread (unless a take is running)."""
         if self._taking is not None or not self.more:
             return
-        self._taking = taking = asyncio.get_running_loop().run_in_executor(None, self.spool.take, limit)
+        self._stop_taking = stop = threading.Event()
+        self._taking = taking = asyncio.get_running_loop().run_in_executor(None, self.spool.take, limit, stop)
         taking.add_done_callback(self._took)
 
     def _took(self, taking: asyncio.Future[tuple[list[Row], bool]]) -> None:
@@ -189,6 +197,7 @@ class Spooler:
             return
         await asyncio.wait([taking], timeout=None if seconds is None else max(seconds, 0.0))
         if not taking.done():
+            self._stop_taking.set()
             self.spool.interrupt()  # rolls back: the events stay in the file
             await asyncio.wait([taking])
 
@@ -204,7 +213,8 @@ class Spooler:
         if not envelopes:
             return
         rows = [(e.kind, e.payload) for e in envelopes]
-        writing = asyncio.get_running_loop().run_in_executor(None, self.spool.put, rows)
+        stop = threading.Event()
+        writing = asyncio.get_running_loop().run_in_executor(None, self.spool.put, rows, stop)
         interrupted = False
 
         def written(writing: asyncio.Future[int]) -> None:
@@ -222,7 +232,8 @@ class Spooler:
         done, _ = await asyncio.wait([writing], timeout=max(seconds, SPOOL_FIXED))
         if not done:
             interrupted = True
-            self.spool.interrupt()  # the transaction rolls back: nothing of it is kept
+            stop.set()
+            self.spool.interrupt()  # the chunk being written rolls back; those committed stay
             await asyncio.wait([writing])
 
     def after_fork(self) -> None:

@@ -240,7 +240,8 @@ def test_an_interrupted_write_keeps_the_chunks_committed_before(tmp_path: Path) 
     spool = Spool(path, 10**9, "key")
     rows = [("track", b'{"n":%d}' % i) for i in range(300_000)]
     result: list[int] = []
-    writer = threading.Thread(target=lambda: result.append(spool.put(rows)))
+    stop = threading.Event()
+    writer = threading.Thread(target=lambda: result.append(spool.put(rows, stop)))
     writer.start()
     reader = sqlite3.connect(path, timeout=5)
     deadline = time.monotonic() + 10
@@ -249,6 +250,7 @@ def test_an_interrupted_write_keeps_the_chunks_committed_before(tmp_path: Path) 
             if reader.execute("SELECT count(*) FROM events").fetchone()[0]:
                 break
         time.sleep(0.001)
+    stop.set()
     spool.interrupt()
     writer.join(10)
     written = result[0]
@@ -271,3 +273,17 @@ async def test_instances_sharing_a_spool_each_take_distinct_events(
     tracked = [e["messageId"] for e in sink.events if e["type"] == "track"]
     assert len(tracked) == len(set(tracked)) == 2000
     assert all(w.stats().accepted > 1 for w in workers)  # both took a share
+
+
+def test_a_stop_set_before_an_operation_starts_is_honoured(tmp_path: Path) -> None:
+    """A deadline that passed before the worker thread started: the write keeps nothing, the take
+    takes nothing and says more may be left (the interrupt alone would have missed both)."""
+    from analytics_async._spool import Spool  # noqa: PLC0415 - the file format, not an API
+
+    spool = Spool(tmp_path / "s.db", 10_000, "key")
+    spool.put([("track", b"{}")])
+    stop = threading.Event()
+    stop.set()
+    assert spool.put([("track", b"{}")] * 3, stop) == 0
+    assert spool.take(10, stop) == ([], True)
+    assert spool.take(10) == ([("track", b"{}")], False)
