@@ -276,8 +276,7 @@ async def test_instances_sharing_a_spool_each_take_distinct_events(
 
 
 def test_a_stop_set_before_an_operation_starts_is_honoured(tmp_path: Path) -> None:
-    """A deadline that passed before the worker thread started: the write keeps nothing, the take
-    takes nothing and says more may be left (the interrupt alone would have missed both)."""
+    """A stop set before the worker thread started: the write keeps nothing, the take takes nothing."""
     from analytics_async._spool import Spool  # noqa: PLC0415 - the file format, not an API
 
     spool = Spool(tmp_path / "s.db", 10_000, "key")
