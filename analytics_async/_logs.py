@@ -37,6 +37,17 @@ class RateLimitedLog:
         verb = ("was dropped" if count == 1 else "were dropped") if dropped else "failed"
         self._warn(count, f"{count:,} {noun} {verb}: {type(reason).__name__}: {reason}")
 
+    def flush(self) -> None:
+        """Tell now what is held back (at close: no later line of this kind would tell it)."""
+        if not self._held_lines:
+            return
+        if self._held_events:
+            held = f"{self._held_events:,} more events failed or were dropped (counted by reason in stats())"
+        else:
+            held = f"{self._held_lines:,} more such messages"
+        logger.warning("analytics_async: at close: %s since the last message", held)
+        self._held_events = self._held_lines = 0
+
     def line(self, text: str) -> None:
         """A message that concerns no event count (a retry)."""
         self._warn(0, text)

@@ -137,15 +137,9 @@ class Runtime(AcceptPath):
         return pipeline
 
     def _take_spooled(self, pipeline: Pipeline) -> None:
-        """Take events the spool holds for this source, as many as the queue has room for.
-
-        On an instance's first use in a loop, and again as the queue drains below half.
-        """
-        if self._spooler is None or not self._spooler.more or self.closed:
-            return
-        room = self.settings.max_queue_size - len(pipeline.queue)
-        if room >= self.settings.max_queue_size // 2:
-            self._spooler.take(room)
+        """Take what the spool holds for us: at first use in a loop, and as the queue drains."""
+        if self._spooler is not None and not self.closed:
+            self._spooler.top_up(len(pipeline.queue), self.settings.max_queue_size)
 
     def _carry_over(self, pipeline: Pipeline, *, flushing: bool) -> None:
         """Queue again the events an ended loop left unsent (what cannot move is settled)."""
@@ -165,7 +159,7 @@ class Runtime(AcceptPath):
         else:
             self._settler.failed(envelopes, error)
         self.emitter.emit("flush", FlushEvent(len(envelopes), error is None, error))
-        if self._spooler is not None and self._spooler.more and self._pipeline is not None:
+        if self._pipeline is not None:
             self._take_spooled(self._pipeline)
         if self._observers:
             oldest = min((e.accepted_at for e in envelopes if e.accepted_at), default=None)  # 0: untimed
@@ -208,6 +202,7 @@ class Runtime(AcceptPath):
             if pipeline is not None:
                 await pipeline.stop()
             await self._release()
+            self._tell_held_back()
             return
         assert end is not None
         cause = self._sender.last_failure
@@ -225,9 +220,15 @@ class Runtime(AcceptPath):
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout_at(max(grace_end, loop.time() + _MIN_STEP)):
                 await self._release()
+        self._tell_held_back()
         # Last, with no await after it: calls held inside plugins (user tasks) return their failed
         # Context once this flush has returned, instead of delaying its return by one step each.
         self.stage.interrupt()
+
+    def _tell_held_back(self) -> None:
+        """At close, the rate-limited WARNINGs tell what they held back (no later line will)."""
+        self._settler.log.flush()
+        self._sender.retry_log.flush()
 
     async def _wait_finished(self, pipeline: Pipeline | None, deadline: float | None) -> bool:
         """Wait for the events open now, then for user coroutines; False if `deadline` came first."""

@@ -63,7 +63,7 @@ class Sender:
         self.gate = _retry.RateLimitGate()
         self.last_failure: str | None = None
         """What the latest failed attempt ran into (status or transport cause), for timeout reasons."""
-        self._retry_log = RateLimitedLog()
+        self.retry_log = RateLimitedLog()
         self._budget = _retry.RetryBudget(
             settings.max_retries, settings.max_total_backoff_duration, oauth=tokens is not None
         )
@@ -125,7 +125,7 @@ class Sender:
             if decision.rate_limit is not None:
                 self.gate.limit(now, decision.rate_limit)
             if decision.counted:
-                self._retry_log.line(
+                self.retry_log.line(
                     f"sending {len(payloads):,} events failed ({decision.error}); "
                     f"retry {attempts.retries} of {self._budget.max_retries}"
                 )

@@ -49,7 +49,7 @@ class Settler:
         self._ledger = ledger
         self._user = user
         self._after = after
-        self._log = RateLimitedLog()
+        self.log = RateLimitedLog()
 
     def delivered(self, envelopes: Iterable[Envelope]) -> None:
         """Report `envelopes` as delivered."""
@@ -118,7 +118,7 @@ class Settler:
                 self._count(reason, 1, dropped=dropped)  # a coroutine callback: announced when it ends
                 reported += 1
         if reason is not None and (settled := len(plain) + reported):
-            self._log.events(settled, reason, dropped=dropped)
+            self.log.events(settled, reason, dropped=dropped)
         if not plain:
             return
         self._count(reason, len(plain), dropped=dropped)

@@ -170,6 +170,11 @@ class Spooler:
         self.more = True
         """Whether the file may hold events of this source not taken yet."""
 
+    def top_up(self, queued: int, capacity: int) -> None:
+        """Take as many events as the queue has room for, once that is at least half its capacity."""
+        if self.more and capacity - queued >= capacity // 2:
+            self.take(capacity - queued)
+
     def take(self, limit: int) -> None:
         """Start taking up to `limit` events in a worker thread (unless a take is running)."""
         if self._taking is not None or not self.more:

@@ -36,7 +36,7 @@ async def test_a_failed_batch_is_logged_once_with_count_and_reason(
 async def test_a_burst_of_drops_is_one_line_then_counted(
     sink: SegmentSink, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """100 QueueFullError drops within a few ms: one WARNING now, the rest counted into the next one."""
+    """100 QueueFullError drops within a few ms: one WARNING now, the rest counted and told at close."""
 
     async def held(request: web.Request, n: int) -> None:
         await sink.hang()
@@ -50,6 +50,12 @@ async def test_a_burst_of_drops_is_one_line_then_counted(
     lines = [line for line in warnings_of(caplog) if "dropped" in line]
     assert lines == ["analytics_async: 1 event was dropped: QueueFullError: max_queue_size=1 reached"]
     await analytics.flush(close=True, timeout=0)
+    stats = analytics.stats()
+    told = stats.dropped["QueueFullError"] - 1 + sum(stats.failed.values())  # all but the first line's
+    assert warnings_of(caplog)[-1] == (
+        f"analytics_async: at close: {told} more events failed or were dropped (counted by reason in"
+        " stats()) since the last message"
+    )
 
 
 async def test_an_offline_client_says_why_in_logs_and_in_the_timeout_reason(
