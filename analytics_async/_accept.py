@@ -20,10 +20,12 @@ from ._pipeline import Pipeline
 from ._plugin import SEGMENT_IO, sends_to_segment
 from ._settings import Settings
 from ._settle import Settler
-from ._spool import Row
 from ._stage import BeforeFailed, PluginStage
 from ._stats import Counters
 from .errors import ClosedError, QueueFullError
+
+if TYPE_CHECKING:
+    from ._spool import Row
 
 __all__ = ["AcceptPath", "Accepted"]
 

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 from functools import partial
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from . import _fork
 from ._accept import AcceptPath
@@ -31,7 +31,6 @@ from ._pipeline import Pipeline
 from ._sender import Sender
 from ._settings import Settings
 from ._settle import Settler
-from ._spool import SPOOL_FIXED, SPOOL_PER_EVENT, Spool, Spooler
 from ._stage import PluginStage
 from ._stats import Counters, Stats
 from ._user import UserWork
@@ -41,6 +40,9 @@ from .errors import (
     FlushTimeoutError,
     SpooledError,
 )
+
+if TYPE_CHECKING:
+    from ._spool import Spooler
 
 __all__ = ["ABORT_GRACE", "YIELD_EVERY", "Runtime"]
 
@@ -82,7 +84,9 @@ class Runtime(AcceptPath):
             self._tokens = TokenManager(oauth, key, oauth.http_client or http, settings.clock, retries)
         self._sender = Sender(settings, http, self.emitter, self.counters, self._tokens)
         self._spooler: Spooler | None = None
-        if settings.spool is not None:
+        if settings.spool is not None:  # sqlite3 is imported only for a spool
+            from ._spool import Spool, Spooler  # noqa: PLC0415
+
             spool = Spool(settings.spool, settings.spool_max_bytes, settings.write_key)
             self._spooler = Spooler(spool, self.admit_spooled)
         self._pipeline: Pipeline | None = None
@@ -193,7 +197,7 @@ class Runtime(AcceptPath):
             n = len(self.ledger)
             reserve = WIND_DOWN_PER_EVENT * n
             if self._spooler is not None:
-                reserve += SPOOL_FIXED + SPOOL_PER_EVENT * n
+                reserve += self._spooler.reserve(n)
             deadline -= min(timeout / 2, reserve)
         finished = await self._wait_finished(pipeline, deadline)
         if not close:

@@ -170,6 +170,11 @@ class Spooler:
         self.more = True
         """Whether the file may hold events of this source not taken yet."""
 
+    @staticmethod
+    def reserve(pending: int) -> float:
+        """Seconds a closing flush sets aside to write `pending` events (before it is out of time)."""
+        return SPOOL_FIXED + SPOOL_PER_EVENT * pending
+
     def top_up(self, queued: int, capacity: int) -> None:
         """Take as many events as the queue has room for, once that is at least half its capacity."""
         if self.more and capacity - queued >= capacity // 2:

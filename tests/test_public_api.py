@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import pathlib
+import subprocess
+import sys
+
+import pytest
 
 import analytics_async
 from analytics_async import Analytics, HTTPRequest, errors, frameworks, sync, testing
@@ -84,3 +88,19 @@ def test_public_submodules_are_pinned() -> None:
             if name in needs and importlib.util.find_spec(needs[name]) is None:
                 continue
             assert hasattr(module, name), name
+
+
+@pytest.mark.slow
+def test_optional_features_cost_nothing_when_unused() -> None:
+    """Sending events without a spool, metrics or OAuth loads neither sqlite3, OpenTelemetry nor pyjwt."""
+    code = (
+        "import asyncio, sys\n"
+        "from analytics_async import Analytics\n"
+        "async def main():\n"
+        "    async with Analytics(write_key='k', disable=True) as analytics:\n"
+        "        await analytics.track(event='E', user_id='u')\n"
+        "asyncio.run(main())\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlite3', 'opentelemetry', 'jwt'}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
