@@ -57,7 +57,12 @@ class AcceptPath:
             """The pipeline of the running loop (`Runtime._bind`)."""
 
     def accept(
-        self, message: dict[str, Any], callback: Callback | None, payload: bytes | None = None
+        self,
+        message: dict[str, Any],
+        callback: Callback | None,
+        payload: bytes | None = None,
+        *,
+        handed_over: bool = False,
     ) -> Accepted:
         """Take a built message: plugins, serialization, queue.
 
@@ -65,22 +70,25 @@ class AcceptPath:
         no coroutine is made for it); otherwise a coroutine that waits (the batcher's turn, plugins,
         room in the queue) and then returns the Context. `payload` is the message's JSON when the caller
         serialized it already (calls from other threads validate in their own thread).
+        `handed_over`: the call was made in another thread and reaches the loop now; it skips the
+        fairness yield (that is for a tight loop of awaited calls in this loop), so that it is
+        accepted in this very step, before anything the other thread did after it (a flush).
 
         Raises:
             ValidationError: a value cannot be serialized, or the event is above 32 KB.
             RuntimeError: the instance is in use by another running event loop.
         """
-        if self._yield_first or self.closed or self.stage.active:
-            return self._accept_waiting(message, callback, payload)
+        if (self._yield_first and not handed_over) or self.closed or self.stage.active:
+            return self._accept_waiting(message, callback, payload, fair=not handed_over)
         pipeline = self._pipeline
         if pipeline is None or pipeline.loop is not asyncio.get_running_loop():
             pipeline = self._bind()
         return self._queue(pipeline, message, callback, payload)
 
     async def _accept_waiting(
-        self, message: dict[str, Any], callback: Callback | None, payload: bytes | None
+        self, message: dict[str, Any], callback: Callback | None, payload: bytes | None, *, fair: bool
     ) -> Context:
-        if self._yield_first:
+        if self._yield_first and fair:
             # A tight loop of calls: let the batcher and the sends run. This yield comes before the
             # event is accepted, so a cancellation here means nothing was.
             self._yield_first = False

@@ -180,7 +180,8 @@ class Submitter:
         """In the loop's thread: accept the event (a task only if it must wait for room)."""
         message, payload, callback = item
         try:
-            result = self._analytics._runtime.accept(message, callback, payload)  # noqa: SLF001 - our package
+            runtime = self._analytics._runtime  # noqa: SLF001 - our package
+            result = runtime.accept(message, callback, payload, handed_over=True)
         except Exception:
             logger.exception("analytics_async: could not accept an event handed over from a thread")
             return

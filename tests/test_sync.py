@@ -180,3 +180,24 @@ def test_a_spool_keeps_what_shutdown_could_not_deliver(threaded_sink: SegmentSin
     second.identify("u")
     second.shutdown(timeout=5)
     assert sorted(e.get("event", e["type"]) for e in threaded_sink.events) == ["E0", "E1", "E2", "identify"]
+
+
+async def test_calls_handed_over_are_accepted_when_the_loop_takes_them(sink: SegmentSink) -> None:
+    """150 calls from a thread while the loop is busy: all accepted in the loop's next step.
+
+    A flush started right after them (the drop-in's `flush()`) must count every one; none may wait
+    behind the fairness yield of a tight loop of awaited calls, which is for the loop's own callers.
+    """
+    analytics = Analytics(write_key="k", host=sink.url, flush_at=1)
+    await analytics.identify(user_id="u")  # binds the instance to this loop
+    caller = from_thread(analytics)
+    worker = threading.Thread(target=lambda: [caller.track(event=f"E{i}", user_id="u") for i in range(150)])
+    worker.start()
+    worker.join()  # blocks this loop: the calls wait in the handoff, their drain is scheduled
+    seen: list[int] = []
+    asyncio.get_running_loop().call_soon(lambda: seen.append(analytics.stats().accepted))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert seen == [151]
+    await analytics.flush(close=True, timeout=5)
+    assert analytics.stats().delivered == 151
