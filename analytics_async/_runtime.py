@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
@@ -172,13 +173,21 @@ class Runtime(AcceptPath):
             for observer in self._observers:
                 self.user.call("a batch observer", observer, settled)
 
-    def observe_batches(self, observer: BatchObserver) -> None:
+    def observe_batches(self, observer: BatchObserver) -> Callable[[], None]:
         """Call `observer` (guarded, on the event loop) after each batch request settles.
 
-        From now on, events record their acceptance time (one clock read each) for `age`.
+        While one is registered, events record their acceptance time (one clock read each) for `age`.
+        Returns a function that unregisters it.
         """
         self._observers.append(observer)
         self.timed = True
+
+        def unregister() -> None:
+            if observer in self._observers:
+                self._observers.remove(observer)
+            self.timed = bool(self._observers)
+
+        return unregister
 
     # -- flushing and closing ------------------------------------------------------------------
 

@@ -49,7 +49,6 @@ from .errors import ConfigError
 try:
     from opentelemetry.metrics import (
         CallbackOptions,
-        Histogram,
         Meter,
         MeterProvider,
         Observation,
@@ -70,31 +69,41 @@ Attributes = Mapping[str, AttributeValue]
 class Instrumentation:
     """The metrics of one instrumented `Analytics`; `close()` stops reporting them."""
 
-    def __init__(self, analytics: Analytics, attributes: Attributes) -> None:
+    def __init__(self, analytics: Analytics, attributes: Attributes, instruments: _Instruments) -> None:
         self._analytics: weakref.ref[Analytics] = weakref.ref(analytics)
         self.attributes: Final = dict(attributes)
         self.capacity: Final = analytics._runtime.settings.max_queue_size  # noqa: SLF001
+        self._instruments = instruments
         self._closed = False
+        instruments.add(analytics, self)
+        self._unobserve = analytics._runtime.observe_batches(self._observe)  # noqa: SLF001
 
     def close(self) -> None:
-        """Stop reporting this instance (its observed values disappear from the next collection)."""
+        """Stop reporting this instance (idempotent).
+
+        Its values leave the next collection, its events stop reading the clock, and it may be
+        instrumented again.
+        """
+        if self._closed:
+            return
         self._closed = True
+        self._unobserve()
+        if (analytics := self._analytics()) is not None:
+            self._instruments.remove(analytics)
 
     def stats(self) -> Stats | None:
         """The instance's counters now, or None once closed or garbage-collected."""
         analytics = self._analytics()
         return None if self._closed or analytics is None else analytics.stats()
 
-    def observe(self, batch: BatchSettled, duration: Histogram, size: Histogram) -> None:
+    def _observe(self, batch: BatchSettled) -> None:
         """Record one settled batch in the two histograms."""
-        if self._closed:
-            return
         attributes = self.attributes
         if batch.error is not None:
             attributes = {**attributes, "error.type": type(batch.error).__name__}
         if batch.age is not None:
-            duration.record(batch.age, attributes)
-        size.record(batch.size, attributes)
+            self._instruments.duration.record(batch.age, attributes)
+        self._instruments.size.record(batch.size, attributes)
 
 
 def instrument(
@@ -118,12 +127,7 @@ def instrument(
         ConfigError: `analytics` is instrumented already with this meter provider.
     """
     provider = meter_provider if meter_provider is not None else get_meter_provider()
-    instruments = _Instruments.of(provider)
-    instrumentation = Instrumentation(analytics, attributes or {})
-    instruments.add(analytics, instrumentation)
-    duration, size = instruments.duration, instruments.size
-    analytics._runtime.observe_batches(lambda batch: instrumentation.observe(batch, duration, size))  # noqa: SLF001
-    return instrumentation
+    return Instrumentation(analytics, attributes or {}, _Instruments.of(provider))
 
 
 Values = Iterable[tuple[int, Mapping[str, str]]]
@@ -194,12 +198,21 @@ class _Instruments:
             return instruments
 
     def add(self, analytics: Analytics, instrumentation: Instrumentation) -> None:
-        """Report `instrumentation` from now on (and forget those closed or collected)."""
+        """Report `instrumentation` from now on (and forget those closed or collected).
+
+        Raises:
+            ConfigError: `analytics` is instrumented already with this provider.
+        """
         with self._lock:
             if analytics in self._instances:
                 raise ConfigError("analytics", "instrumented already with this meter provider")
             self._instances.add(analytics)
             self._members = [m for m in self._members if m.stats() is not None] + [instrumentation]
+
+    def remove(self, analytics: Analytics) -> None:
+        """`analytics` is no longer instrumented with this provider."""
+        with self._lock:
+            self._instances.discard(analytics)
 
     def _callback(self, read: Reading) -> Callable[[CallbackOptions], list[Observation]]:
         def observe(options: CallbackOptions) -> list[Observation]:

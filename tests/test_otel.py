@@ -189,3 +189,18 @@ async def test_events_accepted_before_instrumenting_record_no_duration(
     assert value(points, "segment.client.batch.size").count == 1
     duration = value(points, "segment.client.delivery.duration")
     assert duration.max < 10  # from the timed event, never the clock's whole reading
+
+
+async def test_a_closed_instrumentation_can_be_made_again(
+    make_analytics: MakeAnalytics, provider: MeterProvider, reader: InMemoryMetricReader
+) -> None:
+    """After close(), the instance may be instrumented anew; only the new attributes are reported."""
+    analytics = make_analytics()
+    instrument(analytics, meter_provider=provider, attributes={"v": 1}).close()
+    instrument(analytics, meter_provider=provider, attributes={"v": 2})
+    await analytics.track(event="e", user_id="u")
+    await analytics.flush()
+    points = collect(reader)
+    assert value(points, "segment.client.event.delivered", v=2) == 1
+    assert value(points, "segment.client.event.delivered", v=1) is None
+    assert [a for a, _ in points["segment.client.batch.size"]] == [{"v": 2}]
