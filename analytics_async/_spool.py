@@ -142,6 +142,7 @@ class Spool:
                 self._busy = db
             # Write-ahead log, synced at checkpoints: a commit survives the process ending (what the
             # spool is for) without an fsync per close; a power cut may lose the last one.
+            db.execute("PRAGMA auto_vacuum=FULL")  # a new file gives pages back once events are taken
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(_SCHEMA)

@@ -286,3 +286,15 @@ def test_a_stop_set_before_an_operation_starts_is_honoured(tmp_path: Path) -> No
     assert spool.put([("track", b"{}")] * 3, stop) == 0
     assert spool.take(10, stop) == ([], True)
     assert spool.take(10) == ([("track", b"{}")], False)
+
+
+def test_the_file_shrinks_once_its_events_are_taken(tmp_path: Path) -> None:
+    """Taking the events gives their disk space back: a spool does not stay at its high-water mark."""
+    from analytics_async._spool import Spool  # noqa: PLC0415 - the file format, not an API
+
+    path = tmp_path / "s.db"
+    spool = Spool(path, 10**9, "key")
+    spool.put([("track", b"x" * 1000)] * 3000)
+    assert path.stat().st_size > 2_000_000
+    assert len(spool.take(5000)[0]) == 3000
+    assert path.stat().st_size < 100_000
