@@ -43,13 +43,17 @@ class AiohttpClient:
     def _session_for_loop(self) -> aiohttp.ClientSession:
         import aiohttp  # noqa: PLC0415 - deferred to the first request (see the module docstring)
 
+        from ._resolver import ExitSafeResolver  # noqa: PLC0415 - imports aiohttp
+
         loop = asyncio.get_running_loop()
         session = self._session
         if session is None or session.closed or self._loop is not loop:
             # The old session's loop is gone (closed) or it was closed by aclose(); a session
             # cannot move between loops, so this loop gets its own.
             session = self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=64, enable_cleanup_closed=False),
+                connector=aiohttp.TCPConnector(
+                    limit=64, enable_cleanup_closed=False, resolver=ExitSafeResolver(loop)
+                ),
                 auto_decompress=True,
                 # Not trust_env: aiohttp would then look up netrc and proxies in a thread for every
                 # request (which also fails once the interpreter is exiting); see env_proxy.

@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from ._exitsafe import run_blocking
+
 if TYPE_CHECKING:
     from ._context import Envelope
 
@@ -158,7 +160,8 @@ class Spool:
 class Spooler:
     """The event loop's side of a `Spool`: takes events for this instance, keeps what a close left.
 
-    Each file operation runs in the loop's default executor; none is ever awaited in a way that
+    Each file operation runs in the loop's default executor (inline at interpreter exit, when thread
+    pools refuse work: see `_exitsafe`); none is ever awaited in a way that
     cancellation could cut between the file and memory: taken events reach `admit` from the
     executor future's callback, which runs whatever happens to the task that started it.
     """
@@ -186,7 +189,7 @@ class Spooler:
         if self._taking is not None or not self.more:
             return
         self._stop_taking = stop = threading.Event()
-        self._taking = taking = asyncio.get_running_loop().run_in_executor(None, self.spool.take, limit, stop)
+        self._taking = taking = run_blocking(self.spool.take, limit, stop)
         taking.add_done_callback(self._took)
 
     def _took(self, taking: asyncio.Future[tuple[list[Row], bool]]) -> None:
@@ -225,7 +228,7 @@ class Spooler:
             return
         rows = [(e.kind, e.payload) for e in envelopes]
         stop = threading.Event()
-        writing = asyncio.get_running_loop().run_in_executor(None, self.spool.put, rows, stop)
+        writing = run_blocking(self.spool.put, rows, stop)
         interrupted = False
 
         def written(writing: asyncio.Future[int]) -> None:

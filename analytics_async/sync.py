@@ -122,16 +122,16 @@ def screen(*args: Any, **kwargs: Any) -> Result:  # noqa: ANN401
     return _default().screen(*args, **kwargs)
 
 
-def flush() -> None:
-    """Block until the default client has sent everything queued."""
-    _default().flush()
+def flush(timeout: float | None = None) -> None:
+    """Block until the default client has sent everything queued (at most `timeout` seconds: ours)."""
+    _default().flush(timeout)
 
 
-def join() -> None:
-    """Send what is left and stop the default client."""
-    _default().join()
+def join(timeout: float | None = None) -> None:
+    """Send what is left and stop the default client (within `timeout` seconds, default 75: ours)."""
+    _default().join(timeout)
 
 
-def shutdown() -> None:
-    """Flush and stop the default client."""
-    _default().shutdown()
+def shutdown(timeout: float | None = None) -> None:
+    """Flush and stop the default client (`timeout` as `join`)."""
+    _default().shutdown(timeout)

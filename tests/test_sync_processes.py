@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from analytics_async.testing import SegmentSink
 
@@ -16,10 +17,10 @@ pytestmark = pytest.mark.slow
 SCRIPT = Path(__file__).parent / "apps" / "sync_script.py"
 
 
-async def run_script(sink: SegmentSink, scenario: str) -> bytes:
-    """Run the sync script to completion against the sink; return its stderr."""
+async def run_script(sink: SegmentSink, scenario: str, *args: str, host: str = "127.0.0.1") -> bytes:
+    """Run the sync script to completion against the sink (reached by `host`); return its stderr."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, str(SCRIPT), sink.url, scenario,
+        sys.executable, str(SCRIPT), sink.url.replace("127.0.0.1", host), scenario, *args,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     _, stderr = await asyncio.wait_for(process.communicate(), 60)
@@ -27,11 +28,16 @@ async def run_script(sink: SegmentSink, scenario: str) -> bytes:
     return stderr
 
 
-async def test_events_queued_at_exit_are_sent(sink: SegmentSink) -> None:
-    """A script that never flushes: the exit hook sends its three events before the process ends."""
-    stderr = await run_script(sink, "exit")
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+async def test_events_queued_at_exit_are_sent(sink: SegmentSink, host: str) -> None:
+    """A script that never flushes: the exit hook sends its three events before the process ends.
+
+    By host name too: at exit the executors refuse work, and the name is resolved inline.
+    """
+    stderr = await run_script(sink, "exit", host=host)
     assert sorted(e["event"] for e in sink.events) == ["parent0", "parent1", "parent2"]
     assert b"Traceback" not in stderr
+    assert b"failed" not in stderr
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
@@ -40,3 +46,20 @@ async def test_a_forked_child_never_resends(sink: SegmentSink) -> None:
     stderr = await run_script(sink, "fork")
     assert sorted(e["event"] for e in sink.events) == ["child", "parent0", "parent1", "parent2"]
     assert b"Traceback" not in stderr
+
+
+async def test_the_next_process_sends_what_a_shutdown_deadline_kept(
+    sink: SegmentSink, tmp_path: Path
+) -> None:
+    """A script whose shutdown runs out of time keeps its events; the next run sends them, same ids."""
+
+    async def hang(request: web.Request, n: int) -> None:
+        await sink.hang()
+
+    spool = str(tmp_path / "segment-spool.db")
+    sink.responder = hang
+    stderr = await run_script(sink, "spool", spool)
+    assert b"3 events failed: SpooledError" in stderr
+    sink.responder = None
+    await run_script(sink, "next", spool)
+    assert sorted(e["event"] for e in sink.events) == ["next", "parent0", "parent1", "parent2"]

@@ -2,6 +2,8 @@
 
 `exit`: queue three events and exit without flushing (the exit hook must send them).
 `fork`: queue three events, fork; the child sends one of its own, the parent then flushes its three.
+`spool`: with the spool file argv[3], queue three events and shut down within 0.3 s (the server hangs).
+`next`: with the spool file argv[3], send one event of its own and shut down.
 """
 
 from __future__ import annotations
@@ -16,6 +18,12 @@ def main() -> None:
     """Run the scenario named in argv[2]."""
     analytics.write_key = "wk"
     analytics.host = sys.argv[1]
+    if sys.argv[2] in ("spool", "next"):
+        analytics.spool = sys.argv[3]
+    if sys.argv[2] == "next":
+        analytics.track("user", "next")
+        analytics.shutdown()
+        return
     for i in range(3):
         analytics.track("user", f"parent{i}")
     if sys.argv[2] == "fork":
@@ -26,6 +34,8 @@ def main() -> None:
             os._exit(0)
         os.waitpid(pid, 0)
         analytics.flush()
+    if sys.argv[2] == "spool":
+        analytics.shutdown(timeout=0.3)  # ours: the official SDK's shutdown() takes no timeout
     # `exit`: nothing more; the interpreter's exit runs the hook that sends what is queued
 
 
