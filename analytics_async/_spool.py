@@ -152,9 +152,11 @@ class Spool:
         finally:
             with self._lock:
                 self._busy = None
-            if db.in_transaction:
-                db.rollback()
-            db.close()
+            try:
+                if db.in_transaction:
+                    db.rollback()
+            finally:
+                db.close()
 
 
 class Spooler:

@@ -199,7 +199,7 @@ def test_the_file_is_plain_sqlite(tmp_path: Path) -> None:
 
     spool = Spool(tmp_path / "s.db", 10_000, "key")
     assert spool.put([("track", b'{"type":"track"}'), ("identify", b'{"type":"identify"}')]) == 2
-    with sqlite3.connect(tmp_path / "s.db") as db:
+    with contextlib.closing(sqlite3.connect(tmp_path / "s.db")) as db:
         assert db.execute("SELECT kind FROM events ORDER BY id").fetchall() == [("track",), ("identify",)]
     assert spool.take(1) == ([("track", b'{"type":"track"}')], True)
     assert spool.take(5) == ([("identify", b'{"type":"identify"}')], False)
@@ -228,7 +228,7 @@ async def test_a_close_cancelled_while_writing_still_settles_what_was_kept(
     await eventually(lambda: all(c.failed_delivery() is not None for c in ctxs))
     assert all(isinstance(c.failed_delivery().reason, SpooledError) for c in ctxs)  # type: ignore[union-attr]
     assert analytics.stats().failed == {"SpooledError": 4}
-    with sqlite3.connect(spool) as db:
+    with contextlib.closing(sqlite3.connect(spool)) as db:
         assert db.execute("SELECT count(*) FROM events").fetchone() == (4,)
 
 
@@ -257,6 +257,7 @@ def test_an_interrupted_write_keeps_the_chunks_committed_before(tmp_path: Path) 
     assert 0 < written < len(rows)
     assert written % 5000 == 0
     kept = [payload for (payload,) in reader.execute("SELECT payload FROM events ORDER BY id")]
+    reader.close()
     assert kept == [payload for _, payload in rows[:written]]
 
 
