@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 import re
-from pathlib import Path
 from typing import Final, Literal
 from urllib.parse import urljoin, urlsplit
 
@@ -73,11 +72,12 @@ def _check_spool(spool: object) -> None:
         return
     if not isinstance(spool, str | os.PathLike) or not os.fspath(spool):
         raise ConfigError("spool", f"must be a file path (str or os.PathLike), not {spool!r}")
-    path = Path(os.fspath(spool))
-    if path.is_dir():
-        raise ConfigError("spool", f"is a directory, not a file path: {str(path)!r}")
-    if not path.parent.is_dir():
-        raise ConfigError("spool", f"the directory {str(path.parent)!r} does not exist")
+    path = os.fspath(spool)  # os.path, not pathlib: this module is imported with the package
+    if os.path.isdir(path):
+        raise ConfigError("spool", f"is a directory, not a file path: {path!r}")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise ConfigError("spool", f"the directory {directory!r} does not exist")
 
 
 @attrs.frozen(kw_only=True)
