@@ -6,6 +6,7 @@ import asyncio
 import gc
 import subprocess
 import sys
+import threading
 from typing import Any
 
 import pytest
@@ -204,3 +205,37 @@ async def test_a_closed_instrumentation_can_be_made_again(
     assert value(points, "segment.client.event.delivered", v=2) == 1
     assert value(points, "segment.client.event.delivered", v=1) is None
     assert [a for a, _ in points["segment.client.batch.size"]] == [{"v": 2}]
+
+
+async def test_collecting_from_another_thread_while_events_flow(
+    make_analytics: MakeAnalytics, sink: SegmentSink, provider: MeterProvider, reader: InMemoryMetricReader
+) -> None:
+    """An exporter's thread collecting while events are delivered, failed and dropped never breaks."""
+    sink.responder = statuses(*([400, 200] * 50))
+    analytics = make_analytics(flush_at=5, max_queue_size=50)
+    instrument(analytics, meter_provider=provider)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def collect_forever() -> None:
+        while not stop.is_set():
+            try:
+                collect(reader)
+            except BaseException as exc:
+                errors.append(exc)
+
+    collector = threading.Thread(target=collect_forever)
+    collector.start()
+    try:
+        for i in range(2000):
+            await analytics.track(event="e", user_id="u", properties={"i": i})
+        await analytics.flush()
+    finally:
+        stop.set()
+        collector.join(5)
+    assert errors == []
+    points = collect(reader)
+    failed = sum(v for _, v in points["segment.client.event.failed"])
+    dropped = sum(v for _, v in points.get("segment.client.event.dropped", []))
+    assert failed > 0
+    assert value(points, "segment.client.event.delivered") + failed + dropped == 2000
