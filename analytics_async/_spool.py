@@ -138,6 +138,9 @@ class Spool:
     @contextlib.contextmanager
     def _open(self) -> Iterator[sqlite3.Connection]:
         """One short-lived connection (none survives a fork), reachable by `interrupt()` meanwhile."""
+        # Events carry user data: a new file is its owner's alone (SQLite gives its -wal and -shm
+        # files the database file's permissions).
+        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
         db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT, isolation_level=None)
         try:
             with self._lock:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import sys
 import threading
 import time
 from pathlib import Path
@@ -299,3 +300,13 @@ def test_the_file_shrinks_once_its_events_are_taken(tmp_path: Path) -> None:
     assert path.stat().st_size > 2_000_000
     assert len(spool.take(5000)[0]) == 3000
     assert path.stat().st_size < 100_000
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+def test_a_new_spool_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """Spooled events carry user data: the file is created mode 0600 (SQLite's -wal follows it)."""
+    from analytics_async._spool import Spool  # noqa: PLC0415 - the file format, not an API
+
+    path = tmp_path / "s.db"
+    Spool(path, 10_000, "key").put([("track", b"{}")])
+    assert path.stat().st_mode & 0o777 == 0o600
