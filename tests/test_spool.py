@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from analytics_async import (
     Analytics,
@@ -310,3 +311,32 @@ def test_a_new_spool_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     Spool(path, 10_000, "key").put([("track", b"{}")])
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_events_taken_as_a_loop_ends_are_sent_from_the_next_loop(
+    threaded_sink: SegmentSink, tmp_path: Path
+) -> None:
+    """A take still running when asyncio.run() ends: its events are not lost, the next loop sends them."""
+    spool = tmp_path / "segment.db"
+
+    async def keep_three() -> None:
+        async def hang(request: web.Request, n: int) -> None:
+            await threaded_sink.hang()
+
+        threaded_sink.responder = hang
+        first = Analytics(write_key="k", host=threaded_sink.url, spool=spool, flush_at=1)
+        for i in range(3):
+            await first.track(event=f"e{i}", user_id="u")
+        await first.flush(close=True, timeout=0.1)
+        threaded_sink.responder = None
+
+    asyncio.run(keep_three())
+    second = Analytics(write_key="k", host=threaded_sink.url, spool=spool)
+
+    async def first_use_then_end() -> None:
+        await second.identify(user_id="u")  # starts the take; the loop ends right away
+
+    asyncio.run(first_use_then_end())
+    assert second.stats().accepted == 4  # taken while asyncio.run shut its executor down
+    asyncio.run(second.flush(close=True, timeout=5))
+    assert sorted(e.get("event", e["type"]) for e in threaded_sink.events) == ["e0", "e1", "e2", "identify"]
