@@ -44,8 +44,8 @@ class AcceptPath:
     emitter: Emitter
     stage: PluginStage
     closed: bool
-    timed: bool
-    """Whether events record their acceptance time (a batch observer is registered)."""
+    _observers: list[Any]
+    """Batch observers: while there are any, events record their acceptance time."""
     _settler: Settler
     _pipeline: Pipeline | None
     _yield_first: bool
@@ -112,7 +112,7 @@ class AcceptPath:
         envelope = Envelope(context_of_payload(payload), payload, callback, message["type"])
         self.counters.accepted += 1
         self.ledger.open(envelope)
-        if self.timed:
+        if self._observers:
             envelope.accepted_at = self.settings.clock.time()
         integrations = message.get("integrations")
         routed_away = integrations and SEGMENT_IO in integrations and not sends_to_segment(integrations)
@@ -138,7 +138,7 @@ class AcceptPath:
         envelope = Envelope(Context(message), b"", callback, message["type"])
         self.counters.accepted += 1
         self.ledger.open(envelope)  # a flush waits for events inside plugins
-        if self.timed:
+        if self._observers:
             envelope.accepted_at = self.settings.clock.time()
         try:
             ctx = await self.stage.run(envelope.ctx)
@@ -186,7 +186,7 @@ class AcceptPath:
         for kind, payload in rows:
             envelope = Envelope(context_of_payload(payload), payload, None, kind)
             self.ledger.open(envelope)
-            if self.timed:
+            if self._observers:
                 envelope.accepted_at = self.settings.clock.time()
             envelopes.append(envelope)
         self.counters.accepted += len(envelopes)

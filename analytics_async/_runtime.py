@@ -22,7 +22,7 @@ from . import _fork
 from ._accept import AcceptPath
 from ._aiohttp import AiohttpClient
 from ._clock import wait_until, wake
-from ._context import Context, Envelope, is_settled
+from ._context import Context, Envelope
 from ._events import HANDLER_OF, Emitter, ErrorEvent, FlushEvent
 from ._ledger import Ledger
 from ._oauth import TokenManager
@@ -39,7 +39,6 @@ from .errors import (
     AnalyticsError,
     DeliveryError,
     FlushTimeoutError,
-    SpooledError,
 )
 
 if TYPE_CHECKING:
@@ -92,7 +91,6 @@ class Runtime(AcceptPath):
             self._spooler = Spooler(spool, self.admit_spooled)
         self._pipeline: Pipeline | None = None
         self.closed = False
-        self.timed = False
         self._observers: list[BatchObserver] = []
         self._yield_first = False
         self._yield_every = min(YIELD_EVERY, settings.max_queue_size)
@@ -177,17 +175,10 @@ class Runtime(AcceptPath):
         """Call `observer` (guarded, on the event loop) after each batch request settles.
 
         While one is registered, events record their acceptance time (one clock read each) for `age`.
-        Returns a function that unregisters it.
+        Returns the function that unregisters it (once).
         """
         self._observers.append(observer)
-        self.timed = True
-
-        def unregister() -> None:
-            if observer in self._observers:
-                self._observers.remove(observer)
-            self.timed = bool(self._observers)
-
-        return unregister
+        return partial(self._observers.remove, observer)
 
     # -- flushing and closing ------------------------------------------------------------------
 
@@ -222,11 +213,9 @@ class Runtime(AcceptPath):
         why = f"flush timed out after {timeout:g} s" + (
             f"; the last attempt failed: {cause}" if cause else ""
         )
-        if self._spooler is not None:  # keep what is not settled yet; what is kept settles as such
-            pending = [e for e in self.ledger.unfinished() if e.payload and not is_settled(e.ctx)]
-            spooled = SpooledError(f"{why}; kept in {self._spooler.spool} for the next instance")
-            budget = end - clock.time() - WIND_DOWN_PER_EVENT * len(pending)  # settling comes after
-            await self._spooler.keep(pending, budget, partial(self._settler.failed, reason=spooled))
+        if self._spooler is not None:  # keep what is not settled yet; those written settle as such
+            left = end - clock.time() - WIND_DOWN_PER_EVENT * len(self.ledger)  # settling comes after
+            await self._spooler.keep_unsettled(self.ledger.unfinished(), why, left, self._settler.failed)
         loop = asyncio.get_running_loop()
         grace_end = loop.time() + ABORT_GRACE
         await self._abort(FlushTimeoutError(why), grace_end)

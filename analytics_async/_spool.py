@@ -24,7 +24,9 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from ._context import is_settled
 from ._exitsafe import run_blocking
+from .errors import SpooledError
 
 if TYPE_CHECKING:
     from ._context import Envelope
@@ -219,6 +221,22 @@ class Spooler:
             self._stop_taking.set()
             self.spool.interrupt()  # rolls back: the events stay in the file
             await asyncio.wait([taking])
+
+    async def keep_unsettled(
+        self,
+        envelopes: list[Envelope],
+        why: str,
+        seconds: float,
+        failed: Callable[[list[Envelope], BaseException], None],
+    ) -> None:
+        """Keep those of `envelopes` not settled yet, within `seconds`; those written fail as spooled.
+
+        `failed(written, SpooledError)` settles them; the caller settles the rest. `why` says why
+        the closing flush ran out of time.
+        """
+        pending = [e for e in envelopes if e.payload and not is_settled(e.ctx)]
+        reason = SpooledError(f"{why}; kept in the spool {self.spool.path} for the next instance")
+        await self.keep(pending, seconds, lambda written: failed(written, reason))
 
     async def keep(
         self, envelopes: list[Envelope], seconds: float, kept: Callable[[list[Envelope]], None]

@@ -64,7 +64,7 @@ async def test_undelivered_events_are_sent_by_the_next_instance(
     reasons = [c.failed_delivery() for c in ctxs]
     assert all(r is not None and isinstance(r.reason, SpooledError) for r in reasons)
     assert all(isinstance(e.reason, FlushTimeoutError) for e in errors)
-    assert "kept in Spool(" in str(errors[0].reason)
+    assert f"; kept in the spool {spool} for the next instance" in str(errors[0].reason)
     assert first.stats().failed == {"SpooledError": 3}
     sent = {e["messageId"]: e for c in ctxs for e in [c.event]}
 
