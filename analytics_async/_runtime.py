@@ -213,9 +213,12 @@ class Runtime(AcceptPath):
         why = f"flush timed out after {timeout:g} s" + (
             f"; the last attempt failed: {cause}" if cause else ""
         )
-        if self._spooler is not None:  # keep what is not settled yet; those written settle as such
+        if spooler := self._spooler:  # keep what is not settled yet; those written settle as such
             left = end - clock.time() - WIND_DOWN_PER_EVENT * len(self.ledger)  # settling comes after
-            await self._spooler.keep_unsettled(self.ledger.unfinished(), why, left, self._settler.failed)
+            if unkept := await spooler.keep_unsettled(
+                self.ledger.unfinished(), why, left, self._settler.failed
+            ):
+                why += f"; not kept in the spool: {unkept}"
         loop = asyncio.get_running_loop()
         grace_end = loop.time() + ABORT_GRACE
         await self._abort(FlushTimeoutError(why), grace_end)

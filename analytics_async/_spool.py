@@ -228,50 +228,59 @@ class Spooler:
         why: str,
         seconds: float,
         failed: Callable[[list[Envelope], BaseException], None],
-    ) -> None:
+    ) -> str | None:
         """Keep those of `envelopes` not settled yet, within `seconds`; those written fail as spooled.
 
         `failed(written, SpooledError)` settles them; the caller settles the rest. `why` says why
-        the closing flush ran out of time.
+        the closing flush ran out of time. Returns why some were not kept, or None.
         """
         pending = [e for e in envelopes if e.payload and not is_settled(e.ctx)]
         reason = SpooledError(f"{why}; kept in the spool {self.spool.path} for the next instance")
-        await self.keep(pending, seconds, lambda written: failed(written, reason))
+        return await self.keep(pending, seconds, lambda written: failed(written, reason))
 
     async def keep(
         self, envelopes: list[Envelope], seconds: float, kept: Callable[[list[Envelope]], None]
-    ) -> None:
+    ) -> str | None:
         """Write `envelopes` to the file within `seconds`, then call `kept` with those written.
 
         `kept` is called once the write has ended, from the write's own callback: a caller cancelled
-        meanwhile does not leave events both written and unsettled.
+        meanwhile does not leave events both written and unsettled. Returns why some were not
+        written (logged once), or None.
         """
         self.more = False  # what this instance writes is for the next one
         if not envelopes:
-            return
+            return None
         rows = [(e.kind, e.payload) for e in envelopes]
         stop = threading.Event()
         writing = run_blocking(self.spool.put, rows, stop)
         interrupted = False
+        unkept: str | None = None
 
         def written(writing: asyncio.Future[int]) -> None:
+            nonlocal unkept
             exc = None if writing.cancelled() else writing.exception()
             n = 0 if writing.cancelled() or exc is not None else writing.result()
             if n < len(rows):
                 if interrupted or writing.cancelled():
-                    why = "out of time"
+                    unkept = "out of time"
+                elif exc is not None:
+                    unkept = _describe(exc)
                 else:
-                    why = _describe(exc) if exc is not None else f"{self.spool} is full"
-                logger.warning("analytics_async: %d of %d events kept in the spool: %s", n, len(rows), why)
+                    unkept = f"it is full (spool_max_bytes={self.spool.max_bytes})"
+                logger.warning(
+                    "analytics_async: %d of %d events kept in the spool %s; not the rest: %s",
+                    n, len(rows), self.spool.path, unkept,
+                )  # fmt: skip
             kept(envelopes[:n])
 
-        writing.add_done_callback(written)
+        writing.add_done_callback(written)  # runs before the waits below return
         done, _ = await asyncio.wait([writing], timeout=max(seconds, SPOOL_FIXED))
         if not done:
             interrupted = True
             stop.set()
             self.spool.interrupt()  # the chunk being written rolls back; those committed stay
             await asyncio.wait([writing])
+        return unkept
 
     def after_fork(self) -> None:
         """In a forked child: a take running in the parent's thread is the parent's."""

@@ -133,7 +133,14 @@ async def test_the_spool_is_bounded(
     kept = reasons.count("SpooledError")
     assert kept == 2  # about 600 bytes each
     assert reasons == ["SpooledError"] * kept + ["FlushTimeoutError"] * (5 - kept)
-    assert any("2 of 5 events kept in the spool: Spool(" in r.getMessage() for r in caplog.records)
+    assert any(
+        f"2 of 5 events kept in the spool {spool}; not the rest: it is full (spool_max_bytes=1500)"
+        in r.getMessage()
+        for r in caplog.records
+    )
+    failure = ctxs[-1].failed_delivery()
+    assert failure is not None
+    assert str(failure.reason).endswith("; not kept in the spool: it is full (spool_max_bytes=1500)")
 
 
 async def test_an_unwritable_spool_fails_the_events_as_without_one(
@@ -154,7 +161,8 @@ async def test_an_unwritable_spool_fails_the_events_as_without_one(
     failure = ctx.failed_delivery()
     assert failure is not None
     assert type(failure.reason) is FlushTimeoutError
-    assert any("0 of 1 events kept in the spool: DatabaseError" in r.getMessage() for r in caplog.records)
+    assert any("0 of 1 events kept in the spool" in r.getMessage() for r in caplog.records)
+    assert "; not kept in the spool: DatabaseError: file is not a database" in str(failure.reason)
 
 
 async def test_events_taken_at_close_time_are_not_lost(
