@@ -8,7 +8,8 @@ and `timestamp`. An event whose batch was in flight at the deadline may therefor
 with one messageId (at least once; Segment deduplicates by messageId). A process killed without a
 closing flush writes nothing.
 
-Every method here does blocking file I/O and runs in a worker thread, never on the event loop.
+`Spool` does the blocking file I/O; its methods run in a worker thread, never on the event loop.
+`Spooler` is the loop's side: when to take and keep, and settling what was kept.
 """
 
 from __future__ import annotations
