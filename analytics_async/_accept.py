@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -22,9 +23,10 @@ from ._settings import Settings
 from ._settle import Settler
 from ._stage import BeforeFailed, PluginStage
 from ._stats import Counters
-from .errors import ClosedError, QueueFullError
+from .errors import ClosedError, DeliveryError, QueueFullError
 
 if TYPE_CHECKING:
+    from ._loopthread import Handoff
     from ._spool import Row
 
 __all__ = ["AcceptPath", "Accepted"]
@@ -44,6 +46,7 @@ class AcceptPath:
     emitter: Emitter
     stage: PluginStage
     closed: bool
+    _handoffs: weakref.WeakSet[Handoff]
     _observers: list[Any]
     """Batch observers: while there are any, events record their acceptance time."""
     _settler: Settler
@@ -70,25 +73,46 @@ class AcceptPath:
         no coroutine is made for it); otherwise a coroutine that waits (the batcher's turn, plugins,
         room in the queue) and then returns the Context. `payload` is the message's JSON when the caller
         serialized it already (calls from other threads validate in their own thread).
-        `handed_over`: the call was made in another thread and reaches the loop now; it skips the
-        fairness yield (that is for a tight loop of awaited calls in this loop), so that it is
-        accepted in this very step, before anything the other thread did after it (a flush).
+        `handed_over`: the call was made in another thread, which returned already; see
+        `_accept_handed_over`.
 
         Raises:
             ValidationError: a value cannot be serialized, or the event is above 32 KB.
             RuntimeError: the instance is in use by another running event loop.
         """
-        if (self._yield_first and not handed_over) or self.closed or self.stage.active:
-            return self._accept_waiting(message, callback, payload, fair=not handed_over)
+        if handed_over:
+            return self._accept_handed_over(message, callback, payload)
+        if self._yield_first or self.closed or self.stage.active:
+            return self._accept_waiting(message, callback, payload)
         pipeline = self._pipeline
         if pipeline is None or pipeline.loop is not asyncio.get_running_loop():
             pipeline = self._bind()
         return self._queue(pipeline, message, callback, payload)
 
+    def _accept_handed_over(
+        self, message: dict[str, Any], callback: Callback | None, payload: bytes | None
+    ) -> Accepted:
+        """A call another thread made: its event is opened in this very step, plugins or not.
+
+        So a flush that begins after it (the other thread's next step) counts it. No fairness yield
+        (that is for a tight loop of awaited calls in this loop), and never withdrawn: its caller
+        was told it was accepted, so whatever stops it later is reported as its failure.
+        """
+        if self.closed:
+            return self._after_close(message, callback)
+        pipeline = self._pipeline
+        if pipeline is None or pipeline.loop is not asyncio.get_running_loop():
+            pipeline = self._bind()
+        if not self.stage.active:
+            return self._queue(pipeline, message, callback, payload, handed_over=True)
+        envelope = Envelope(Context(message), b"", callback, message["type"], handed_over=True)
+        self._open(envelope)
+        return self._through_stage(pipeline, envelope)
+
     async def _accept_waiting(
-        self, message: dict[str, Any], callback: Callback | None, payload: bytes | None, *, fair: bool
+        self, message: dict[str, Any], callback: Callback | None, payload: bytes | None
     ) -> Context:
-        if self._yield_first and fair:
+        if self._yield_first:
             # A tight loop of calls: let the batcher and the sends run. This yield comes before the
             # event is accepted, so a cancellation here means nothing was.
             self._yield_first = False
@@ -99,17 +123,27 @@ class AcceptPath:
         if pipeline is None or pipeline.loop is not asyncio.get_running_loop():
             pipeline = self._bind()
         if self.stage.active:
-            return await self._through_stage(pipeline, message, callback)
+            envelope = Envelope(Context(message), b"", callback, message["type"])
+            self._open(envelope)  # a flush waits for events inside plugins
+            return await self._through_stage(pipeline, envelope)
         result = self._queue(pipeline, message, callback, payload)
         return result if isinstance(result, Context) else await result
 
     def _queue(
-        self, pipeline: Pipeline, message: dict[str, Any], callback: Callback | None, payload: bytes | None
+        self,
+        pipeline: Pipeline,
+        message: dict[str, Any],
+        callback: Callback | None,
+        payload: bytes | None,
+        *,
+        handed_over: bool = False,
     ) -> Accepted:
         """Serialize (unless done), open, queue; a coroutine only if the queue is full and we wait."""
         if payload is None:
             payload = serialize(message)
         envelope = Envelope(context_of_payload(payload), payload, callback, message["type"])
+        if handed_over:
+            envelope.handed_over = True
         self.counters.accepted += 1
         self.ledger.open(envelope)
         if self._observers:
@@ -131,15 +165,15 @@ class AcceptPath:
             self._settler.dropped(envelope, reason)
         return envelope.ctx
 
-    async def _through_stage(
-        self, pipeline: Pipeline, message: dict[str, Any], callback: Callback | None
-    ) -> Context:
-        """Before and enrichment plugins run in the caller's task, ended by a closing deadline."""
-        envelope = Envelope(Context(message), b"", callback, message["type"])
+    def _open(self, envelope: Envelope) -> None:
+        """Count `envelope` as accepted and open it in the ledger (the plugin path)."""
         self.counters.accepted += 1
-        self.ledger.open(envelope)  # a flush waits for events inside plugins
+        self.ledger.open(envelope)
         if self._observers:
             envelope.accepted_at = self.settings.clock.time()
+
+    async def _through_stage(self, pipeline: Pipeline, envelope: Envelope) -> Context:
+        """Before and enrichment plugins run in the caller's task, ended by a closing deadline."""
         try:
             ctx = await self.stage.run(envelope.ctx)
             if ctx is None or is_settled(envelope.ctx):
@@ -148,8 +182,10 @@ class AcceptPath:
         except BeforeFailed as failed:
             self._settler.failed((envelope,), failed.reason)
             return envelope.ctx
-        except BaseException:
-            self._withdraw(envelope)  # cancelled, or invalid after the plugins: nothing accepted
+        except BaseException as exc:
+            self._withdraw(envelope, exc)  # cancelled, or invalid after the plugins: nothing accepted
+            if envelope.handed_over and isinstance(exc, Exception):
+                return envelope.ctx  # reported as its failure: no caller here to raise to
             raise
         envelope.ctx = ctx
         to_segment, destinations = self.stage.route(ctx)
@@ -162,18 +198,39 @@ class AcceptPath:
         """The queue is full and the policy waits: wait for room; the Context once queued (or settled)."""
         try:
             queued = await pipeline.queue.put(envelope)
-        except BaseException:
-            self._withdraw(envelope)
+        except BaseException as exc:
+            self._withdraw(envelope, exc)
             raise
         if not queued:  # the queue closed: settled by the closing flush, or closed without it
             self._settler.dropped(envelope, ClosedError("the instance closed while the call waited for room"))
         return envelope.ctx
 
-    def _withdraw(self, envelope: Envelope) -> None:
-        """The call raised after opening its event: the event was not accepted after all."""
-        if not is_settled(envelope.ctx):
-            self.counters.accepted -= 1
-            self.ledger.finish((envelope,))
+    def _withdraw(self, envelope: Envelope, exc: BaseException) -> None:
+        """The call raised after opening its event: the event was not accepted after all.
+
+        Unless another thread made the call: it returned already, so the event fails, with `exc`
+        as the reason when that is an error of the event, else (cancelled) with why.
+        """
+        if is_settled(envelope.ctx):
+            return
+        if envelope.handed_over:
+            if not isinstance(exc, Exception) or isinstance(exc, asyncio.CancelledError):
+                exc = DeliveryError("cancelled before it was queued (did its event loop end?)")
+            self._settler.failed((envelope,), exc)
+            return
+        self.counters.accepted -= 1
+        self.ledger.finish((envelope,))
+
+    def adopt(self, handoff: Handoff) -> None:
+        """Calls other threads hand over through `handoff` are accepted by every flush first."""
+        self._handoffs.add(handoff)
+
+    def drain_handoffs(self) -> None:
+        """Accept now every call other threads handed over to this loop and not yet delivered."""
+        loop = asyncio.get_running_loop()
+        for handoff in list(self._handoffs):
+            if handoff.loop is loop:
+                handoff.drain()
 
     def admit_spooled(self, rows: list[Row]) -> None:
         """Accept events taken from the spool: queued ahead of newer events, as a carry-over is.

@@ -234,3 +234,5 @@ class Envelope:
     """Whether `after` plugins must run once the event has settled (plugins only)."""
     accepted_at: float = 0.0
     """Clock time of acceptance; read only while a batch observer is registered (else 0)."""
+    handed_over: bool = False
+    """Accepted for a call made in another thread, which returned already: never withdrawn."""

@@ -37,9 +37,10 @@ class Handoff:
         self._items.append(item)
         if not self._scheduled:  # a drain that is already scheduled will see this item too
             self._scheduled = True
-            self.loop.call_soon_threadsafe(self._drain)
+            self.loop.call_soon_threadsafe(self.drain)
 
-    def _drain(self) -> None:
+    def drain(self) -> None:
+        """Deliver every item handed over so far. In the loop's thread (also called by a flush)."""
         self._scheduled = False  # before popping: an item appended from now on schedules a new drain
         items = self._items
         while items:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
@@ -42,6 +43,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    from ._loopthread import Handoff
     from ._spool import Spooler
 
 __all__ = ["ABORT_GRACE", "YIELD_EVERY", "Runtime"]
@@ -92,6 +94,7 @@ class Runtime(AcceptPath):
         self._pipeline: Pipeline | None = None
         self.closed = False
         self._observers: list[BatchObserver] = []
+        self._handoffs: weakref.WeakSet[Handoff] = weakref.WeakSet()
         self._yield_first = False
         self._yield_every = min(YIELD_EVERY, settings.max_queue_size)
         _fork.register(self)
@@ -105,6 +108,7 @@ class Runtime(AcceptPath):
         self._yield_first = False
         self.counters.reset()
         self.ledger.clear()
+        self._handoffs = weakref.WeakSet()  # the parent's threads' calls
         for part in (self.user, self.stage, self._sender, self._tokens, self._owned_http, self._spooler):
             if part is not None:
                 part.after_fork()
@@ -184,6 +188,7 @@ class Runtime(AcceptPath):
 
     async def flush(self, *, close: bool, timeout: float | None) -> None:
         """Wait until everything accepted so far is finished; see `Analytics.flush` for the contract."""
+        self.drain_handoffs()  # calls other threads made before this flush (and before a close)
         if close:
             self.closed = True
         clock = self.settings.clock
@@ -206,7 +211,7 @@ class Runtime(AcceptPath):
             if pipeline is not None:
                 await pipeline.stop()
             await self._release()
-            self._tell_held_back()
+            self._settler.tell_held_back(self._sender.retry_log)
             return
         assert end is not None
         cause = self._sender.last_failure
@@ -225,15 +230,10 @@ class Runtime(AcceptPath):
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout_at(max(grace_end, loop.time() + _MIN_STEP)):
                 await self._release()
-        self._tell_held_back()
+        self._settler.tell_held_back(self._sender.retry_log)
         # Last, with no await after it: calls held inside plugins (user tasks) return their failed
         # Context once this flush has returned, instead of delaying its return by one step each.
         self.stage.interrupt()
-
-    def _tell_held_back(self) -> None:
-        """At close, the rate-limited WARNINGs tell what they held back (no later line will)."""
-        self._settler.log.flush()
-        self._sender.retry_log.flush()
 
     async def _wait_finished(self, pipeline: Pipeline | None, deadline: float | None) -> bool:
         """Wait for the events open now, then for user coroutines; False if `deadline` came first."""

@@ -51,6 +51,11 @@ class Settler:
         self._after = after
         self.log = RateLimitedLog()
 
+    def tell_held_back(self, *logs: RateLimitedLog) -> None:
+        """At close: this WARNING log and `logs` tell what they held back (no later line will)."""
+        for log in (self.log, *logs):
+            log.flush()
+
     def delivered(self, envelopes: Iterable[Envelope]) -> None:
         """Report `envelopes` as delivered."""
         self._settle(envelopes, None, dropped=False)

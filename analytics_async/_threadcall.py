@@ -153,6 +153,7 @@ class Submitter:
     def __init__(self, analytics: Analytics, loop: asyncio.AbstractEventLoop) -> None:
         self._analytics = analytics
         self._handoff = Handoff(loop, self._deliver)
+        analytics._runtime.adopt(self._handoff)  # noqa: SLF001 - our own package
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 import analytics_async.sync as sync_analytics
-from analytics_async import Analytics, ValidationError
+from analytics_async import Analytics, Context, ErrorEvent, SimplePlugin, ValidationError
 from analytics_async.sync import Client, InvalidCallError, MessageTooLargeError, from_thread
 from analytics_async.testing import SegmentSink
 
@@ -201,3 +201,63 @@ async def test_calls_handed_over_are_accepted_when_the_loop_takes_them(sink: Seg
     assert seen == [151]
     await analytics.flush(close=True, timeout=5)
     assert analytics.stats().delivered == 151
+
+
+async def test_a_flush_in_the_loop_covers_calls_threads_made_before_it(sink: SegmentSink) -> None:
+    """Calls a thread made (and returned from) before the loop's flush began are all settled by it."""
+    analytics = Analytics(write_key="k", host=sink.url, flush_at=1)
+    await analytics.identify(user_id="u")
+    caller = from_thread(analytics)
+    worker = threading.Thread(target=lambda: [caller.track(event=f"E{i}", user_id="u") for i in range(150)])
+    worker.start()
+    worker.join()  # blocks this loop: the calls wait in the handoff, not yet taken by the loop
+    await analytics.flush()
+    stats = analytics.stats()
+    assert (stats.accepted, stats.delivered, stats.unsettled) == (151, 151, 0)
+    await analytics.flush(close=True, timeout=5)
+
+
+async def test_with_plugins_a_flush_covers_calls_threads_made_before_it(sink: SegmentSink) -> None:
+    """With an enrichment plugin too: handed-over calls are counted before the flush begins."""
+
+    async def enrich(ctx: Context) -> Context:
+        await asyncio.sleep(0)
+        ctx.update_event("properties.enriched", True)
+        return ctx
+
+    analytics = Analytics(write_key="k", host=sink.url, flush_at=1)
+    await analytics.register(SimplePlugin(name="enrich", type="enrichment", hook=enrich))
+    await analytics.identify(user_id="u")
+    caller = from_thread(analytics)
+    worker = threading.Thread(target=lambda: [caller.track(event=f"E{i}", user_id="u") for i in range(150)])
+    worker.start()
+    worker.join()
+    await analytics.flush()
+    stats = analytics.stats()
+    assert (stats.accepted, stats.delivered, stats.unsettled) == (151, 151, 0)
+    assert all(e["properties"]["enriched"] for e in sink.events if e["type"] == "track")
+    await analytics.flush(close=True, timeout=5)
+
+
+def test_a_handed_over_call_cut_short_by_its_loop_ending_is_reported(threaded_sink: SegmentSink) -> None:
+    """A thread's call still inside plugins when the app's loop ends fails with a reason, never vanishes."""
+    analytics = Analytics(write_key="k", host=threaded_sink.url)
+    errors: list[ErrorEvent] = []
+    analytics.on("error", errors.append)
+
+    async def never(ctx: Context) -> Context:
+        await asyncio.Event().wait()
+        return ctx
+
+    async def app() -> None:
+        await analytics.register(SimplePlugin(name="slow", type="enrichment", hook=never))
+        caller = from_thread(analytics)
+        worker = threading.Thread(target=lambda: caller.track(event="E", user_id="u"))
+        worker.start()
+        worker.join()
+        await asyncio.sleep(0)  # the loop takes the call: it is inside the plugin when the app ends
+
+    asyncio.run(app())
+    stats = analytics.stats()
+    assert (stats.accepted, stats.unsettled, dict(stats.failed)) == (1, 0, {"DeliveryError": 1})
+    assert [str(e.reason) for e in errors] == ["cancelled before it was queued (did its event loop end?)"]
