@@ -166,7 +166,7 @@ class AcceptPath:
         return envelope.ctx
 
     def _open(self, envelope: Envelope) -> None:
-        """Count `envelope` as accepted and open it in the ledger (the plugin path)."""
+        """Count `envelope` as accepted and open it in the ledger (`_queue` inlines these steps)."""
         self.counters.accepted += 1
         self.ledger.open(envelope)
         if self._observers:
@@ -239,14 +239,9 @@ class AcceptPath:
         of the pipeline that asked for them; if that pipeline is gone, they stay open in the ledger
         and the next loop's carry-over sends them.
         """
-        envelopes = []
-        for kind, payload in rows:
-            envelope = Envelope(context_of_payload(payload), payload, None, kind)
-            self.ledger.open(envelope)
-            if self._observers:
-                envelope.accepted_at = self.settings.clock.time()
-            envelopes.append(envelope)
-        self.counters.accepted += len(envelopes)
+        envelopes = [Envelope(context_of_payload(payload), payload, None, kind) for kind, payload in rows]
+        for envelope in envelopes:
+            self._open(envelope)
         pipeline = self._pipeline
         if pipeline is not None and pipeline.loop is asyncio.get_running_loop():
             pipeline.queue.restore(envelopes)
