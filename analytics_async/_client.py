@@ -1,25 +1,34 @@
-"""`Analytics`: the public object. Calls build and validate on the caller's side, then hand off."""
+"""`Analytics`: the public object, and its six calls.
+
+Each call (`track`, `identify`, `page`, `screen`, `group`, `alias`) builds and validates its message on
+the caller's side (raising `ValidationError` there, at the call) and hands it to the Runtime's intake,
+which queues it. The rest of the class is the lifecycle, plugins, events and counters, delegated to
+the Runtime.
+"""
 
 from __future__ import annotations
 
 import math
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar, overload
 
-from ._calls import Calls
+from . import _message as msg
 from ._clock import Clock, LoopClock
-from ._context import Context
+from ._context import Callback, Context
 from ._events import ErrorEvent, FlushEvent, HTTPRequestEvent, HTTPResponseEvent
 from ._http import HTTPClient
+from ._intake import Accepted
 from ._oauth import OAuthSettings
 from ._plugin import Plugin
 from ._runtime import Runtime
 from ._settings import DEFAULT_MAX_IN_FLIGHT, DEFAULT_SPOOL_MAX_BYTES, QueueFullPolicy, Settings
 from ._stats import Stats
 from ._version import __version__
+from .errors import ValidationError
 
 __all__ = ["Analytics"]
 
@@ -27,13 +36,16 @@ P = TypeVar("P")
 Handler = Callable[[P], object]
 """An event handler: a function or coroutine function taking the event's payload."""
 TypeEvent = Literal["track", "identify", "page", "screen", "group", "alias"]
+Timestamp = datetime | str | None
+Properties = Mapping[str, Any] | None
+Id = str | int | None
 EventName = Literal[
     "track", "identify", "page", "screen", "group", "alias", "error", "flush", "http_request",
     "http_response", "register", "deregister", "call_after_close", "drained",
 ]  # fmt: skip
 
 
-class Analytics(Calls):
+class Analytics:
     """An asyncio-native Segment client. See the README and `docs/` for the full contract.
 
     Construction does no I/O and needs no running loop. Each call (`track`, ...) builds and validates
@@ -41,6 +53,9 @@ class Analytics(Calls):
     batcher in the running loop sends batches of at most `flush_at` events, after `flush_interval`
     seconds, or at 480 KiB of JSON. `await flush(close=True, timeout=...)` sends everything and
     bounds shutdown. Not thread-safe: use an instance from one event loop at a time.
+
+    A call that raises accepted nothing: `ValidationError` (its `field` names the argument) for bad
+    input, `CancelledError` when the caller is cancelled while its event waits for plugins or room.
 
     Raises:
         ConfigError: a setting is invalid; the message names it.
@@ -95,11 +110,152 @@ class Analytics(Calls):
             spool_max_bytes=spool_max_bytes,
         )
         self._runtime = Runtime(settings)
+        self._intake = self._runtime.intake
 
     def __repr__(self) -> str:
         runtime = self._runtime
         state = "closed" if runtime.closed else "open"
         return f"<Analytics url={self._settings.url!r} {state} pending={len(runtime.ledger)}>"
+
+    # -- the six calls -------------------------------------------------------------------------
+
+    async def track(
+        self,
+        *,
+        event: str,
+        user_id: Id = None,
+        anonymous_id: Id = None,
+        properties: Properties = None,
+        context: Mapping[str, Any] | None = None,
+        timestamp: Timestamp = None,
+        integrations: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
+        callback: Callback | None = None,
+    ) -> Context:
+        """Record that a user did `event`. Returns once the event is queued."""
+        fields = msg.track_fields(event, properties)
+        result = self._accept("track", fields, user_id, anonymous_id, context, timestamp,
+                                  integrations, message_id, callback)  # fmt: skip
+        return result if isinstance(result, Context) else await result
+
+    async def identify(
+        self,
+        *,
+        user_id: Id = None,
+        anonymous_id: Id = None,
+        traits: Properties = None,
+        context: Mapping[str, Any] | None = None,
+        timestamp: Timestamp = None,
+        integrations: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
+        callback: Callback | None = None,
+    ) -> Context:
+        """Tie a user to their traits. Returns once the event is queued."""
+        fields = msg.traits_fields(traits)
+        result = self._accept("identify", fields, user_id, anonymous_id, context, timestamp,
+                                  integrations, message_id, callback)  # fmt: skip
+        return result if isinstance(result, Context) else await result
+
+    async def page(
+        self,
+        *,
+        user_id: Id = None,
+        anonymous_id: Id = None,
+        category: str | None = None,
+        name: str | None = None,
+        properties: Properties = None,
+        context: Mapping[str, Any] | None = None,
+        timestamp: Timestamp = None,
+        integrations: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
+        callback: Callback | None = None,
+    ) -> Context:
+        """Record a page view; `category` is also copied into the properties. Returns once queued."""
+        fields = msg.page_fields(category, name, properties, category_in_properties=True)
+        result = self._accept("page", fields, user_id, anonymous_id, context, timestamp,
+                                  integrations, message_id, callback)  # fmt: skip
+        return result if isinstance(result, Context) else await result
+
+    async def screen(
+        self,
+        *,
+        user_id: Id = None,
+        anonymous_id: Id = None,
+        category: str | None = None,
+        name: str | None = None,
+        properties: Properties = None,
+        context: Mapping[str, Any] | None = None,
+        timestamp: Timestamp = None,
+        integrations: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
+        callback: Callback | None = None,
+    ) -> Context:
+        """Record a mobile screen view. Returns once the event is queued."""
+        fields = msg.page_fields(category, name, properties, category_in_properties=False)
+        result = self._accept("screen", fields, user_id, anonymous_id, context, timestamp,
+                                  integrations, message_id, callback)  # fmt: skip
+        return result if isinstance(result, Context) else await result
+
+    async def group(
+        self,
+        *,
+        group_id: str | int,
+        user_id: Id = None,
+        anonymous_id: Id = None,
+        traits: Properties = None,
+        context: Mapping[str, Any] | None = None,
+        timestamp: Timestamp = None,
+        integrations: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
+        callback: Callback | None = None,
+    ) -> Context:
+        """Associate a user with group `group_id`. Returns once the event is queued."""
+        fields = msg.group_fields(group_id, traits)
+        result = self._accept("group", fields, user_id, anonymous_id, context, timestamp,
+                                  integrations, message_id, callback)  # fmt: skip
+        return result if isinstance(result, Context) else await result
+
+    async def alias(
+        self,
+        *,
+        user_id: str | int,
+        previous_id: str | int,
+        context: Mapping[str, Any] | None = None,
+        timestamp: Timestamp = None,
+        integrations: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
+        callback: Callback | None = None,
+    ) -> Context:
+        """Tell Segment that `previous_id` and `user_id` are the same user. Returns once queued."""
+        fields = msg.alias_fields(previous_id)
+        result = self._accept("alias", fields, user_id, None, context, timestamp,
+                                  integrations, message_id, callback, alias=True)  # fmt: skip
+        return result if isinstance(result, Context) else await result
+
+    def _accept(  # noqa: PLR0917 - internal; mirrors the keyword-only public calls
+        self,
+        type_: str,
+        fields: dict[str, Any],
+        user_id: object,
+        anonymous_id: object,
+        context: object,
+        timestamp: object,
+        integrations: object,
+        message_id: object,
+        callback: Callback | None,
+        *,
+        alias: bool = False,
+    ) -> Accepted:
+        """Build and validate the message (raising here, at the call), then hand it to the runtime.
+
+        The runtime returns the Context at once in the common case, so no second coroutine is made.
+        """
+        if callback is not None and not callable(callback):
+            raise ValidationError("callback", f"must be callable, not {type(callback).__name__}")
+        message = msg.build(type_, fields, user_id=user_id, anonymous_id=anonymous_id,
+                            context=context, timestamp=timestamp, integrations=integrations,
+                            message_id=message_id, require_both_ids=alias)  # fmt: skip
+        return self._intake.accept(message, callback)
 
     # -- plugins -------------------------------------------------------------------------------
 

@@ -5,8 +5,8 @@ It alone opens events (`accept`), settles them (through its `Settler`) and close
 sends), the coroutines of user code, and the HTTP session. `Analytics` validates a call, builds the
 message and hands it over; nothing else drives an event's life.
 
-Accepting (from a built message to the queue) is written in `_accept.AcceptPath`, a mixin of this
-class; the state it works on is the Runtime's.
+Accepting (from a built message to the queue) is the job of its `Intake`, which reads the Runtime's
+pipeline and settles through the Runtime's Settler.
 """
 
 from __future__ import annotations
@@ -14,17 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import weakref
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 from . import _fork
-from ._accept import AcceptPath
 from ._aiohttp import AiohttpClient
 from ._clock import wait_until, wake
 from ._context import Context, Envelope
 from ._events import HANDLER_OF, Emitter, ErrorEvent, FlushEvent
+from ._intake import Intake
 from ._ledger import Ledger
 from ._oauth import TokenManager
 from ._oauth import validate as validate_oauth
@@ -43,10 +42,9 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from ._loopthread import Handoff
     from ._spool import Spooler
 
-__all__ = ["ABORT_GRACE", "YIELD_EVERY", "Runtime"]
+__all__ = ["ABORT_GRACE", "Runtime"]
 
 logger = logging.getLogger("analytics_async")
 
@@ -58,15 +56,11 @@ WIND_DOWN_PER_EVENT: Final = 3e-6
 """Seconds of wind-down to reserve per open event (measured: 0.5 us without a callback, 1.2 us with a
 trivial sync one, 2.5 us with a coroutine one; benchmarks/bench_close_deadline.py). A closing flush
 starts failing events this much before its deadline, so that it still returns on time."""
-YIELD_EVERY: Final = 100
-"""A tight loop of calls lets the batcher and the sends run after this many queued events (or a full
-queue). Measured: every 15 (flush_at's default) made 3,900 requests for a 100,000-event burst and
-0.6x the streaming floor; every 100, batches of ~100 and about 1.0x."""
 _MIN_STEP: Final = 0.005
 """Real seconds any wind-down step gets even when the grace is used up."""
 
 
-class Runtime(AcceptPath):
+class Runtime:
     """Opens, settles and closes the events of one `Analytics`, and owns what runs for them."""
 
     def __init__(self, settings: Settings) -> None:
@@ -85,49 +79,62 @@ class Runtime(AcceptPath):
             oauth, key, retries = validate_oauth(settings.oauth_settings, settings.max_retries)
             self._tokens = TokenManager(oauth, key, oauth.http_client or http, settings.clock, retries)
         self._sender = Sender(settings, http, self.emitter, self.counters, self._tokens)
+        self.pipeline: Pipeline | None = None
+        """The pipeline of the loop this instance runs in (made by `bind`)."""
+        self._observers: list[BatchObserver] = []
+        self.intake = Intake(
+            loops=self, settings=settings, counters=self.counters, ledger=self.ledger,
+            emitter=self.emitter, stage=self.stage, settler=self._settler, observers=self._observers,
+        )  # fmt: skip
         self._spooler: Spooler | None = None
         if settings.spool is not None:  # sqlite3 is imported only for a spool
             from ._spool import Spool, Spooler  # noqa: PLC0415
 
             spool = Spool(settings.spool, settings.spool_max_bytes, settings.write_key)
-            self._spooler = Spooler(spool, self.admit_spooled)
-        self._pipeline: Pipeline | None = None
-        self.closed = False
-        self._observers: list[BatchObserver] = []
-        self._handoffs: weakref.WeakSet[Handoff] = weakref.WeakSet()
-        self._yield_first = False
-        self._yield_every = min(YIELD_EVERY, settings.max_queue_size)
+            self._spooler = Spooler(spool, self.intake.admit_spooled)
         _fork.register(self)
 
     def after_fork(self) -> None:
         """In a forked child: the parent's events, tasks and connections are the parent's. Start empty."""
-        if self._pipeline is not None:
-            self._pipeline.queue.drop_all()  # the parent's events: not ours to hold either
-        _fork.ABANDONED.append(self._pipeline)
-        self._pipeline = None
-        self._yield_first = False
+        if self.pipeline is not None:
+            self.pipeline.queue.drop_all()  # the parent's events: not ours to hold either
+        _fork.ABANDONED.append(self.pipeline)
+        self.pipeline = None
         self.counters.reset()
         self.ledger.clear()
-        self._handoffs = weakref.WeakSet()  # the parent's threads' calls
-        for part in (self.user, self.stage, self._sender, self._tokens, self._owned_http, self._spooler):
+        parts = (
+            self.intake,
+            self.user,
+            self.stage,
+            self._sender,
+            self._tokens,
+            self._owned_http,
+            self._spooler,
+        )
+        for part in parts:
             if part is not None:
                 part.after_fork()
+
+    @property
+    def closed(self) -> bool:
+        """A closing flush has begun: calls are no longer accepted."""
+        return self.intake.closed
 
     # -- the event loop ------------------------------------------------------------------------
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop | None:
         """The event loop this instance runs in, once it has been used in one."""
-        return None if self._pipeline is None else self._pipeline.loop
+        return None if self.pipeline is None else self.pipeline.loop
 
-    def _bind(self, *, flushing: bool = False) -> Pipeline:
+    def bind(self, *, flushing: bool = False) -> Pipeline:
         """The pipeline of the running loop, made on first use or after a loop change.
 
         Events an ended loop left unsent are carried over with a warning, unless a flush is what
         moves them (then the user is already doing what the warning would ask).
         """
         loop = asyncio.get_running_loop()
-        old = self._pipeline
+        old = self.pipeline
         if old is not None and old.loop is loop:
             return old
         if old is not None and old.loop.is_running():
@@ -135,7 +142,7 @@ class Runtime(AcceptPath):
                 "this Analytics instance is in use by another running event loop; "
                 "create one instance per event loop (or per thread)"
             )
-        self._pipeline = pipeline = Pipeline(
+        self.pipeline = pipeline = Pipeline(
             self.settings, self._sender, self._on_sent, lambda: self.ledger.flush_waiting, self._release
         )
         if old is not None:
@@ -145,7 +152,7 @@ class Runtime(AcceptPath):
 
     def _take_spooled(self, pipeline: Pipeline) -> None:
         """Take what the spool holds for us: at first use in a loop, and as the queue drains."""
-        if self._spooler is not None and not self.closed:
+        if self._spooler is not None and not self.intake.closed:
             self._spooler.top_up(len(pipeline.queue), self.settings.max_queue_size)
 
     def _carry_over(self, pipeline: Pipeline, *, flushing: bool) -> None:
@@ -166,8 +173,8 @@ class Runtime(AcceptPath):
         else:
             self._settler.failed(envelopes, error)
         self.emitter.emit("flush", FlushEvent(len(envelopes), error is None, error))
-        if self._pipeline is not None:
-            self._take_spooled(self._pipeline)
+        if self.pipeline is not None:
+            self._take_spooled(self.pipeline)
         if self._observers:
             oldest = min((e.accepted_at for e in envelopes if e.accepted_at), default=None)  # 0: untimed
             age = None if oldest is None else self.settings.clock.time() - oldest
@@ -188,16 +195,16 @@ class Runtime(AcceptPath):
 
     async def flush(self, *, close: bool, timeout: float | None) -> None:
         """Wait until everything accepted so far is finished; see `Analytics.flush` for the contract."""
-        self.drain_handoffs()  # calls other threads made before this flush (and before a close)
+        self.intake.drain_handoffs()  # calls other threads made before this flush (and before a close)
         if close:
-            self.closed = True
+            self.intake.closed = True
         clock = self.settings.clock
         end = deadline = None if timeout is None else clock.time() + timeout
         if close and self._spooler is not None:
             await self._spooler.quiesce(timeout)  # a take running now: its events are ours to send
-        pipeline = self._pipeline
+        pipeline = self.pipeline
         if pipeline is not None and pipeline.loop is not asyncio.get_running_loop():
-            pipeline = self._bind(flushing=True) if len(self.ledger) else None  # an ended loop's events
+            pipeline = self.bind(flushing=True) if len(self.ledger) else None  # an ended loop's events
         if close and deadline is not None and timeout:
             n = len(self.ledger)
             reserve = WIND_DOWN_PER_EVENT * n
@@ -259,7 +266,7 @@ class Runtime(AcceptPath):
         self.user.defer()
         self._settler.fail_unsettled(reason)
         tasks: list[asyncio.Task[Any]] = self.user.cancel()
-        pipeline = self._pipeline
+        pipeline = self.pipeline
         if pipeline is not None and pipeline.loop is asyncio.get_running_loop():
             tasks.extend(pipeline.cancel())
         loop = asyncio.get_running_loop()
@@ -292,11 +299,11 @@ class Runtime(AcceptPath):
     @property
     def queue_depth(self) -> int:
         """Events waiting in the queue (readable from any thread)."""
-        return 0 if self._pipeline is None else len(self._pipeline.queue)
+        return 0 if self.pipeline is None else len(self.pipeline.queue)
 
     def stats(self) -> Stats:
         """A frozen snapshot of the counters, with the pipeline's gauges."""
-        pipeline = self._pipeline
+        pipeline = self.pipeline
         return self.counters.snapshot(
             in_flight=pipeline.in_flight if pipeline else 0, queue_depth=self.queue_depth
         )

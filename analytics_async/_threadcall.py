@@ -153,7 +153,7 @@ class Submitter:
     def __init__(self, analytics: Analytics, loop: asyncio.AbstractEventLoop) -> None:
         self._analytics = analytics
         self._handoff = Handoff(loop, self._deliver)
-        analytics._runtime.adopt(self._handoff)  # noqa: SLF001 - our own package
+        analytics._runtime.intake.adopt(self._handoff)  # noqa: SLF001 - our own package
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -182,7 +182,7 @@ class Submitter:
         message, payload, callback = item
         try:
             runtime = self._analytics._runtime  # noqa: SLF001 - our package
-            result = runtime.accept(message, callback, payload, handed_over=True)
+            result = runtime.intake.accept(message, callback, payload, handed_over=True)
         except Exception:
             logger.exception("analytics_async: could not accept an event handed over from a thread")
             return
