@@ -8,14 +8,14 @@ async with Analytics(write_key="...") as analytics:
 ```
 """
 
-from ._client import Analytics
-from ._clock import Clock, TimerHandle
-from ._context import Context, FailedDelivery, LogLine
-from ._events import ErrorEvent, FlushEvent, HTTPRequestEvent, HTTPResponseEvent
-from ._http import Headers, HTTPClient, HTTPRequest, HTTPResponse
-from ._oauth import OAuthSettings
-from ._plugin import Plugin, PluginType, SimplePlugin
-from ._stats import Stats
+from ._core.clock import Clock, TimerHandle
+from ._core.events import ErrorEvent, FlushEvent, HTTPRequestEvent, HTTPResponseEvent
+from ._core.http_client import Headers, HTTPClient, HTTPRequest, HTTPResponse
+from ._core.stats import Stats
+from ._delivery.oauth import OAuthSettings
+from ._lifecycle.client import Analytics
+from ._lifecycle.plugin import Plugin, PluginType, SimplePlugin
+from ._message.context import Context, FailedDelivery, LogLine
 from ._version import __version__
 from .errors import (
     AnalyticsError,

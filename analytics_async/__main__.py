@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._cli import UsageError
+from ._cli.commands import UsageError
 from ._version import __version__
 
 __all__ = ["main"]
@@ -162,15 +162,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "e2e-cli":
-        from ._e2e import run_e2e  # noqa: PLC0415
+        from ._cli.e2e import run_e2e  # noqa: PLC0415
 
         return asyncio.run(run_e2e(args.input))
     if args.command == "demo":
-        from ._demo import main as demo_main  # noqa: PLC0415 - each command imports what it needs
+        from ._cli.demo import main as demo_main  # noqa: PLC0415 - each command imports what it needs
 
         return demo_main(args.users)
-    from . import _cli  # noqa: PLC0415
-    from ._sink import Faults  # noqa: PLC0415
+    from ._cli import commands  # noqa: PLC0415
+    from ._cli.sink import Faults  # noqa: PLC0415
 
     if args.command == "sink":
         faults = Faults(
@@ -182,7 +182,7 @@ def _run(args: argparse.Namespace) -> int:
             seed=args.seed,
         )
         return asyncio.run(
-            _cli.run_sink(
+            commands.run_sink(
                 host=args.host,
                 port=args.port,
                 path=args.path,
@@ -191,7 +191,7 @@ def _run(args: argparse.Namespace) -> int:
                 duration=args.duration,
             )
         )
-    return asyncio.run(_cli.run_send(args))
+    return asyncio.run(commands.run_send(args))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, cast, overload
 
-from ._client import Analytics
+from ._lifecycle.client import Analytics
 
 if TYPE_CHECKING:
     from aiohttp import web

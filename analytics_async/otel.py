@@ -40,9 +40,9 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import ClassVar, Final
 
-from ._client import Analytics
-from ._observe import BatchSettled
-from ._stats import Stats
+from ._core.stats import Stats
+from ._delivery.observe import BatchSettled
+from ._lifecycle.client import Analytics
 from ._version import __version__
 from .errors import ConfigError
 

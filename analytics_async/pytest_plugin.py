@@ -26,7 +26,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ._client import Analytics
+from ._lifecycle.client import Analytics
 from .testing import RecordingClient
 
 __all__ = ["analytics", "analytics_recorder"]

@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ._dropin import (
+from ._threads.dropin import (
     ATEXIT_TIMEOUT,
     Client,
     InvalidCallError,
@@ -36,7 +36,7 @@ from ._dropin import (
     OnError,
     Result,
 )
-from ._threadcall import ThreadCaller, from_thread
+from ._threads.threadcall import ThreadCaller, from_thread
 
 __all__ = [
     "ATEXIT_TIMEOUT",

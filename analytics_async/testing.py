@@ -35,8 +35,8 @@ from typing import Any, Final
 
 import attrs
 
-from ._http import HTTPRequest, HTTPResponse
-from ._sink import Faults, ReceivedBatch, Responder, SegmentSink
+from ._cli.sink import Faults, ReceivedBatch, Responder, SegmentSink
+from ._core.http_client import HTTPRequest, HTTPResponse
 from .errors import TransportError
 
 __all__ = [

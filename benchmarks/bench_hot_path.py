@@ -20,8 +20,8 @@ import time
 import uuid
 
 from analytics_async import Analytics, HTTPRequest, HTTPResponse
-from analytics_async._json import dumps
-from analytics_async._message import now_iso
+from analytics_async._message.build import now_iso
+from analytics_async._message.codec import dumps
 
 
 class NullHTTP:

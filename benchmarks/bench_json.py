@@ -11,7 +11,7 @@ import timeit
 import uuid
 from typing import Any
 
-from analytics_async._json import BACKEND, dumps, stdlib_dumps
+from analytics_async._message.codec import BACKEND, dumps, stdlib_dumps
 
 
 def sample_event() -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from analytics_async import ValidationError
-from analytics_async._json import BACKEND, dumps, stdlib_dumps
+from analytics_async._message.codec import BACKEND, dumps, stdlib_dumps
 
 
 class Color(Enum):

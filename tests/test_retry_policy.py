@@ -7,7 +7,7 @@ import math
 import pytest
 
 from analytics_async import HTTPStatusError, RateLimitExceededError, TransportError
-from analytics_async._retry import (
+from analytics_async._delivery.retry import (
     Answer,
     Attempts,
     Decision,

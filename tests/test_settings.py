@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from analytics_async import Analytics, ConfigError
-from analytics_async._settings import batch_url
+from analytics_async._core.settings import batch_url
 
 
 @pytest.mark.parametrize(

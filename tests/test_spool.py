@@ -205,7 +205,7 @@ def test_spool_settings_are_validated(tmp_path: Path) -> None:
 
 def test_the_file_is_plain_sqlite(tmp_path: Path) -> None:
     """The spool is an ordinary SQLite file an operator can inspect (one row per event)."""
-    from analytics_async._spool import Spool  # noqa: PLC0415 - the file format, not an API
+    from analytics_async._delivery.spool import Spool  # noqa: PLC0415 - the file format, not an API
 
     spool = Spool(tmp_path / "s.db", 10_000, "key")
     assert spool.put([("track", b'{"type":"track"}'), ("identify", b'{"type":"identify"}')]) == 2
@@ -244,7 +244,7 @@ async def test_a_close_cancelled_while_writing_still_settles_what_was_kept(
 
 def test_an_interrupted_write_keeps_the_chunks_committed_before(tmp_path: Path) -> None:
     """Interrupting a long write (a deadline) keeps what was committed: the first rows, in order."""
-    from analytics_async._spool import Spool  # noqa: PLC0415 - the file format, not an API
+    from analytics_async._delivery.spool import Spool  # noqa: PLC0415 - the file format, not an API
 
     path = tmp_path / "s.db"
     spool = Spool(path, 10**9, "key")
@@ -288,7 +288,7 @@ async def test_instances_sharing_a_spool_each_take_distinct_events(
 
 def test_a_stop_set_before_an_operation_starts_is_honoured(tmp_path: Path) -> None:
     """A stop set before the worker thread started: the write keeps nothing, the take takes nothing."""
-    from analytics_async._spool import Spool  # noqa: PLC0415 - the file format, not an API
+    from analytics_async._delivery.spool import Spool  # noqa: PLC0415 - the file format, not an API
 
     spool = Spool(tmp_path / "s.db", 10_000, "key")
     spool.put([("track", b"{}")])
@@ -301,7 +301,7 @@ def test_a_stop_set_before_an_operation_starts_is_honoured(tmp_path: Path) -> No
 
 def test_the_file_shrinks_once_its_events_are_taken(tmp_path: Path) -> None:
     """Taking the events gives their disk space back: a spool does not stay at its high-water mark."""
-    from analytics_async._spool import Spool  # noqa: PLC0415 - the file format, not an API
+    from analytics_async._delivery.spool import Spool  # noqa: PLC0415 - the file format, not an API
 
     path = tmp_path / "s.db"
     spool = Spool(path, 10**9, "key")
@@ -314,7 +314,7 @@ def test_the_file_shrinks_once_its_events_are_taken(tmp_path: Path) -> None:
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
 def test_a_new_spool_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     """Spooled events carry user data: the file is created mode 0600 (SQLite's -wal follows it)."""
-    from analytics_async._spool import Spool  # noqa: PLC0415 - the file format, not an API
+    from analytics_async._delivery.spool import Spool  # noqa: PLC0415 - the file format, not an API
 
     path = tmp_path / "s.db"
     Spool(path, 10_000, "key").put([("track", b"{}")])

@@ -6,10 +6,10 @@ from collections import deque
 
 import pytest
 
-from analytics_async._batch import MAX_BODY_BYTES, Batch, event_bytes_budget
-from analytics_async._context import Context, Envelope
-from analytics_async._ledger import Ledger
-from analytics_async._queue import EventQueue
+from analytics_async._delivery.batch import MAX_BODY_BYTES, Batch, event_bytes_budget
+from analytics_async._delivery.event_queue import EventQueue
+from analytics_async._lifecycle.ledger import Ledger
+from analytics_async._message.context import Context, Envelope
 
 
 def envelope(size: int = 10, name: str = "E") -> Envelope:

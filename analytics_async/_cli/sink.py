@@ -1,0 +1,248 @@
+"""A local Segment-compatible Tracking API server: records batches, validates like the real one.
+
+Used by `python -m analytics_async demo`, by the test suite, and by users' own tests through
+`analytics_async.testing.SegmentSink`. A `responder` hook injects faults (statuses, delays, hangs,
+resets) per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import random
+import socket
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import attrs
+from aiohttp import web
+
+from .._delivery.batch import MAX_BODY_BYTES
+from .._message.build import MAX_EVENT_BYTES
+from .._message.codec import dumps
+from ..errors import ValidationError
+
+__all__ = ["Faults", "ReceivedBatch", "Responder", "SegmentSink", "event_problem", "event_size"]
+
+
+Responder = Callable[[web.Request, int], Awaitable[web.StreamResponse | None]]
+"""`responder(request, n)` for the n-th request (from 1): a response to answer with, or None for 200."""
+
+
+@attrs.frozen
+class Faults:
+    """Faults the sink injects: a share of requests answered with errors or 429s, and latency.
+
+    Rates are fractions of requests (0 to 1); `seed` makes the sequence repeatable.
+    """
+
+    error_rate: float = 0.0
+    error_status: int = 503
+    rate_limit_rate: float = 0.0
+    retry_after: float = 1.0
+    latency: float = 0.0
+    seed: int | None = None
+
+    def responder(self, counts: Counter[str]) -> Responder:
+        """A responder playing these faults, counting what it injected in `counts`."""
+        rng = random.Random(self.seed)  # noqa: S311 - fault injection, not security
+
+        async def respond(request: web.Request, n: int) -> web.StreamResponse | None:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            roll = rng.random()
+            if roll < self.rate_limit_rate:
+                counts["429"] += 1
+                await request.read()
+                return web.Response(status=429, headers={"Retry-After": f"{self.retry_after:g}"})
+            if roll < self.rate_limit_rate + self.error_rate:
+                counts[str(self.error_status)] += 1
+                await request.read()
+                return web.Response(status=self.error_status)
+            return None
+
+        return respond
+
+
+def event_problem(event: Mapping[str, Any]) -> str | None:
+    """Why the Tracking API would drop this event (it still answers 200), or None."""
+    if not event.get("userId") and not event.get("anonymousId"):
+        return "no userId or anonymousId"
+    if event.get("type") == "track" and not event.get("event"):
+        return "track without an event name"
+    if event.get("type") not in ("track", "identify", "page", "screen", "group", "alias"):
+        return f"unknown type {event.get('type')!r}"
+    return None
+
+
+@attrs.frozen
+class ReceivedBatch:
+    """One accepted request: its headers, parsed body and size on the wire."""
+
+    headers: Mapping[str, str]
+    body: dict[str, Any]
+    wire_bytes: int
+    json_bytes: int
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """The events of the batch, in order."""
+        events: list[dict[str, Any]] = self.body["batch"]
+        return events
+
+
+class SegmentSink:
+    """An aiohttp server on 127.0.0.1 that answers like Segment's `/v1/batch` and records batches.
+
+    Answers 400 for what the real API rejects (bodies above 500 KB, events above 32 KB, invalid
+    JSON or shape) and 401 for a missing or malformed Authorization header (the real API accepts
+    those with 200, which hides mistakes; the sink is stricter on purpose). `responder` runs first
+    for every request and may answer instead.
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str = "/v1/batch",
+        responder: Responder | None = None,
+        faults: Faults | None = None,
+        on_batch: Callable[[ReceivedBatch], None] | None = None,
+    ) -> None:
+        self.path = path
+        self.injected: Counter[str] = Counter()
+        """Faults injected so far, by status."""
+        self.responder = responder or (faults.responder(self.injected) if faults else None)
+        self.on_batch = on_batch
+        self.invalid: list[tuple[dict[str, Any], str]] = []
+        """Events the real API would have dropped (with a 200), and why."""
+        self.batches: list[ReceivedBatch] = []
+        self.requests = 0
+        self.rejections: list[tuple[int, str]] = []
+        self._runner: web.AppRunner | None = None
+        self._released: asyncio.Event | None = None
+        self.url = ""
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Every event received, in arrival order."""
+        return [event for batch in self.batches for event in batch.events]
+
+    async def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
+        """Start listening on `host` (`port` 0 picks a free one); return the base URL."""
+        app = web.Application(client_max_size=4 * MAX_BODY_BYTES)
+        app.router.add_post(self.path, self._handle)
+        self._released = asyncio.Event()
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=2.0)
+        await self._runner.setup()
+        # Bind the socket here, so the port is known whatever the event loop (uvloop's servers are
+        # not asyncio.Server) and without reading aiohttp's private state.
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind((host, port))
+        except OSError:
+            listener.close()
+            await self._runner.cleanup()
+            self._runner = None
+            raise
+        await web.SockSite(self._runner, listener).start()
+        shown = f"[{host}]" if family == socket.AF_INET6 else ("127.0.0.1" if host == "0.0.0.0" else host)  # noqa: S104
+        self.url = f"http://{shown}:{listener.getsockname()[1]}"
+        return self.url
+
+    async def hang(self) -> None:
+        """Wait until the sink stops: a responder awaits this to model a server that never answers."""
+        assert self._released is not None, "start() the sink first"
+        await self._released.wait()
+
+    async def stop(self) -> None:
+        """Stop the server, releasing hanging responders and dropping open connections."""
+        if self._released is not None:
+            self._released.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> SegmentSink:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def _reject(self, status: int, text: str) -> web.Response:
+        self.rejections.append((status, text))
+        return web.Response(status=status, text=json.dumps({"success": False, "error": text}))
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:  # noqa: PLR0911 - one per rejection
+        self.requests += 1
+        if self.responder is not None:
+            answer = await self.responder(request, self.requests)
+            if answer is not None:
+                return answer
+        try:
+            raw = await request.read()  # aiohttp decompresses Content-Encoding: gzip bodies itself
+        except web.HTTPException as exc:
+            return self._reject(400, f"unreadable body: {exc.reason}")
+        except ConnectionError:  # the client left mid-body (a cancelled send): no one to answer
+            return web.Response(status=400)
+        wire_bytes = request.content_length if request.content_length is not None else len(raw)
+        if not _authorized(request.headers.get("Authorization", "")):
+            return self._reject(401, "missing or malformed Authorization header")
+        if len(raw) > MAX_BODY_BYTES:
+            return self._reject(400, f"body of {len(raw)} bytes exceeds {MAX_BODY_BYTES}")
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return self._reject(400, "body is not valid JSON")
+        problem = _check_body(body)
+        if problem:
+            return self._reject(400, problem)
+        batch = ReceivedBatch(dict(request.headers), body, wire_bytes, len(raw))
+        self.batches.append(batch)
+        for event in batch.events:
+            if (why := event_problem(event)) is not None:
+                self.invalid.append((event, why))
+        if self.on_batch is not None:
+            self.on_batch(batch)
+        return web.json_response({"success": True})
+
+
+def _authorized(header: str) -> bool:
+    scheme, _, credentials = header.partition(" ")
+    if scheme == "Bearer":
+        return bool(credentials)
+    if scheme != "Basic":
+        return False
+    try:
+        return base64.b64decode(credentials, validate=True).decode().endswith(":")
+    except ValueError:
+        return False
+
+
+def event_size(event: Mapping[str, Any]) -> int:
+    """Bytes of the event's compact JSON, measured exactly as the library measures it before sending.
+
+    Re-serializing a parsed event with the library's own encoder gives back the bytes it sent (the
+    stdlib `json` would write some floats differently, `1e+16` for `1e16`, and so disagree near the
+    32 KB limit).
+    """
+    try:
+        return len(dumps(event))
+    except ValidationError:  # not something the library would send: the stdlib's measure
+        return len(json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def _check_body(body: object) -> str | None:
+    if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
+        return 'body must be an object with a "batch" list'
+    for index, event in enumerate(body["batch"]):
+        if not isinstance(event, dict):
+            return f"batch[{index}] is not an object"
+        size = event_size(event)
+        if size > MAX_EVENT_BYTES:
+            return f"batch[{index}] is {size} bytes, above {MAX_EVENT_BYTES}"
+    return None

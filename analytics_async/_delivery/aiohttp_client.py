@@ -1,0 +1,148 @@
+"""The default HTTPClient, on one `aiohttp.ClientSession` (keep-alive) per event loop.
+
+aiohttp's exceptions are translated to `TransportError` here and nowhere else. aiohttp itself is
+imported on the first request, not with the package: it is half of `import analytics_async`'s time
+(about 200 ms), which a Lambda cold start or a CLI should not pay before it sends anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.request
+from typing import TYPE_CHECKING, Final
+from urllib.parse import urlsplit
+
+from .._core import fork
+from .._core.http_client import HTTPRequest, HTTPResponse
+from ..errors import TransportError
+
+if TYPE_CHECKING:
+    import aiohttp
+
+__all__ = ["BODY_PREFIX", "AiohttpClient", "describe", "env_proxy"]
+
+BODY_PREFIX: Final = 4096
+"""Bytes of a response body read at most, for the reason text (a 200 MB error page stays unread)."""
+
+
+class AiohttpClient:
+    """Sends requests through an aiohttp session created lazily in the running loop.
+
+    The session is bound to the loop that created it; used from a new loop (consecutive
+    `asyncio.run()` calls), the client opens a new session there. Redirects are never followed:
+    a 3xx answer is returned as it is. `proxy` (an http(s) URL) routes every request through that proxy;
+    without it, `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` from the environment apply, as in the
+    official SDK (which uses requests).
+    """
+
+    def __init__(self, proxy: str | None = None) -> None:
+        self._proxy = proxy
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _session_for_loop(self) -> aiohttp.ClientSession:
+        import aiohttp  # noqa: PLC0415 - deferred to the first request (see the module docstring)
+
+        from .resolver import ExitSafeResolver  # noqa: PLC0415 - imports aiohttp
+
+        loop = asyncio.get_running_loop()
+        session = self._session
+        if session is None or session.closed or self._loop is not loop:
+            # The old session's loop is gone (closed) or it was closed by aclose(); a session
+            # cannot move between loops, so this loop gets its own.
+            session = self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=64, enable_cleanup_closed=False, resolver=ExitSafeResolver(loop)
+                ),
+                auto_decompress=True,
+                # Not trust_env: aiohttp would then look up netrc and proxies in a thread for every
+                # request (which also fails once the interpreter is exiting); see env_proxy.
+                trust_env=False,
+            )
+            self._loop = loop
+        return session
+
+    def after_fork(self) -> None:
+        """In a forked child: the parent's session and its connections stay the parent's, unused."""
+        fork.ABANDONED.append(self._session)
+        self._session = None
+        self._loop = None
+
+    async def send(self, request: HTTPRequest) -> HTTPResponse:
+        """POST `request` and return the answer; network failures raise TransportError.
+
+        Only the first `BODY_PREFIX` bytes of any response body are read (the reason text); the rest is
+        never buffered. Once a status line has arrived the answer stands, even if the body is cut off.
+        The TransportError carries a description of the cause, never the aiohttp exception itself,
+        whose request information holds the Authorization header.
+        """
+        import aiohttp  # noqa: PLC0415 - already loaded by _session_for_loop; a dict lookup
+
+        session = self._session_for_loop()
+        try:
+            async with session.request(
+                request.method,
+                request.url,
+                data=request.body,
+                headers=dict(request.headers),
+                allow_redirects=False,
+                proxy=self._proxy or env_proxy(request.url),
+                timeout=aiohttp.ClientTimeout(total=request.timeout),
+            ) as response:
+                return HTTPResponse(
+                    status=response.status,
+                    reason=response.reason or "",
+                    headers=dict(response.headers),
+                    text=await _body_prefix(response),
+                )
+        except TimeoutError:
+            failure = f"no response within {request.timeout:g} s"
+        except (aiohttp.ClientError, OSError) as exc:
+            failure = describe(exc)
+        raise TransportError(failure)  # outside the except block: no chain to aiohttp's request info
+
+    async def aclose(self) -> None:
+        """Close the session of the running loop, if any; the client may be used again later."""
+        session, self._session = self._session, None
+        loop, self._loop = self._loop, None
+        if session is None or session.closed or loop is not asyncio.get_running_loop():
+            return
+        # Close the connector now (its transports close at once) and mark the session closed before
+        # awaiting anything: a deadline cancelling the wait below leaves nothing open behind.
+        connector = session.connector
+        session.detach()
+        if connector is not None:
+            await connector.close()
+
+
+async def _body_prefix(response: aiohttp.ClientResponse) -> str | None:
+    """The first `BODY_PREFIX` bytes of the body as text; None if it could not be read."""
+    import aiohttp  # noqa: PLC0415
+
+    try:
+        data = await response.content.read(BODY_PREFIX)
+    except (aiohttp.ClientError, OSError, TimeoutError):  # cut off after the status line: it stands
+        return None
+    return data.decode("utf-8", errors="replace")
+
+
+def describe(exc: BaseException) -> str:
+    """`Type: message` of a transport failure, with its root cause when that says more."""
+    text = f"{type(exc).__name__}: {exc}"
+    root, seen = exc, {id(exc)}
+    while (inner := root.__cause__ or root.__context__) is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        root = inner
+    if root is not exc and str(root) and str(root) not in text:
+        text += f" (caused by {type(root).__name__}: {root})"
+    return text
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy `HTTPS_PROXY` / `HTTP_PROXY` name for `url`, unless `NO_PROXY` exempts its host."""
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(parts.scheme)
+    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):  # reads NO_PROXY
+        return None
+    return proxy

@@ -1,0 +1,277 @@
+"""segment-analytics-python's `Client` on the asyncio core (public through `analytics_async.sync`)."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, Final
+
+from .._core import fork
+from .._core.events import ErrorEvent
+from .._delivery.oauth import OAuthSettings
+from .._lifecycle.client import Analytics
+from .._message import build as msg
+from ..errors import ConfigError, EventTooLargeError, ValidationError
+from .loopthread import LoopThread
+from .threadcall import Submitter
+
+__all__ = [
+    "ATEXIT_TIMEOUT",
+    "Client",
+    "InvalidCallError",
+    "InvalidSettingError",
+    "MessageTooLargeError",
+    "OnError",
+    "Result",
+]
+
+logger = logging.getLogger("analytics_async")
+
+ATEXIT_TIMEOUT: Final = 5.0
+"""Seconds the exit hook gives each open client to send what it holds."""
+
+
+class InvalidCallError(ValidationError, AssertionError):
+    """An invalid argument: our `ValidationError`, and the `AssertionError` the official SDK raises."""
+
+
+class MessageTooLargeError(EventTooLargeError, RuntimeError):
+    """An event above 32 KB: our `EventTooLargeError`, and the `RuntimeError` the official SDK raises."""
+
+
+class InvalidSettingError(ConfigError, AssertionError):
+    """A setting is invalid: our `ConfigError`, and the `AssertionError` the official SDK raises."""
+
+
+Message = dict[str, Any]
+Id = str | int | None
+Result = tuple[bool, Message]
+OnError = Callable[[BaseException, list[Message]], Any]
+
+
+class Client:
+    """segment-analytics-python's `Client`, on the asyncio core. Thread-safe and fork-safe.
+
+    Parameters map to `Analytics` settings: `upload_size` -> `flush_at`, `upload_interval` ->
+    `flush_interval`, `timeout` -> `http_request_timeout`, `send=False` -> `disable=True`, the
+    `oauth_*` ones -> `OAuthSettings`, `proxies` -> `proxy` (its "https" entry, else "http"). `thread` is
+    accepted and ignored (batches go out 4 at a time from one event loop). `on_error(error,
+    messages)` is called once per failed event with a one-element list. `spool=path` (ours, not the
+    official SDK's) keeps what `join()`/`shutdown()` or the exit hook could not deliver in time, for
+    the next process (see docs/delivery.md, "The durable spool").
+    """
+
+    def __init__(
+        self,
+        write_key: str | None = None,
+        host: str | None = None,
+        debug: bool = False,
+        max_queue_size: int = 10000,
+        send: bool = True,
+        on_error: OnError | None = None,
+        gzip: bool = False,
+        max_retries: int = 10,
+        sync_mode: bool = False,
+        timeout: float = 15,
+        proxies: Mapping[str, str] | None = None,
+        thread: int = 1,
+        upload_size: int = 100,
+        upload_interval: float = 0.5,
+        log_handler: logging.Handler | None = None,
+        oauth_client_id: str | None = None,
+        oauth_client_key: str | None = None,
+        oauth_key_id: str | None = None,
+        oauth_auth_server: str = "https://oauth2.segment.io",
+        oauth_scope: str = "tracking_api:write",
+        max_total_backoff_duration: float = 43200,
+        max_rate_limit_duration: float = 1800,
+        *,
+        spool: str | os.PathLike[str] | None = None,
+    ) -> None:
+        proxy = (proxies.get("https") or proxies.get("http")) if proxies else None
+        oauth = None
+        if oauth_client_id and oauth_client_key and oauth_key_id:
+            oauth = OAuthSettings(client_id=oauth_client_id, client_key=oauth_client_key, key_id=oauth_key_id,
+                                  auth_server=oauth_auth_server, scope=oauth_scope)  # fmt: skip
+        try:
+            self.analytics = Analytics(
+                write_key=write_key,  # type: ignore[arg-type] # checked: None is a ConfigError
+                host=host or "https://api.segment.io", flush_at=upload_size, flush_interval=upload_interval,
+                max_retries=max_retries, http_request_timeout=timeout, gzip=gzip, disable=not send,
+                max_queue_size=max_queue_size, oauth_settings=oauth,
+                max_total_backoff_duration=max_total_backoff_duration,
+                max_rate_limit_duration=max_rate_limit_duration,
+                proxy=proxy, spool=spool,
+            )  # fmt: skip
+        except ConfigError as exc:
+            raise InvalidSettingError(exc.setting, str(exc).partition(": ")[2]) from None
+        self.sync_mode = sync_mode
+        self.send = send
+        self.on_error = on_error
+        self._max_queue_size = max_queue_size
+        self.analytics.on("error", self._report_error)
+        if debug:
+            logger.setLevel(logging.DEBUG)
+        if log_handler is not None:
+            logger.addHandler(log_handler)
+        self._thread = LoopThread()
+        self._submitter: Submitter | None = None
+        self._closed = False
+        fork.register(self)
+        _OPEN.add(self)
+
+    # -- the six calls (the official SDK's positional order) -----------------------------------
+
+    def track(
+        self, user_id: Id = None, event: str | None = None, properties: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None, timestamp: datetime | str | None = None,
+        anonymous_id: Id = None, integrations: Mapping[str, Any] | None = None, message_id: str | None = None,
+    ) -> Result:  # fmt: skip
+        """Queue a track event: `(True, message)` once handed over; `(False, message)`: queue full."""
+        with _segment_errors():
+            fields = msg.track_fields(event, properties)
+        return self._enqueue(
+            "track", fields, user_id, anonymous_id, context, timestamp, integrations, message_id
+        )
+
+    def identify(
+        self, user_id: Id = None, traits: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None, timestamp: datetime | str | None = None,
+        anonymous_id: Id = None, integrations: Mapping[str, Any] | None = None, message_id: str | None = None,
+    ) -> Result:  # fmt: skip
+        """Queue an identify event (see `track` for the result)."""
+        with _segment_errors():
+            fields = msg.traits_fields(traits)
+        return self._enqueue(
+            "identify", fields, user_id, anonymous_id, context, timestamp, integrations, message_id
+        )
+
+    def group(
+        self, user_id: Id = None, group_id: Id = None, traits: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None, timestamp: datetime | str | None = None,
+        anonymous_id: Id = None, integrations: Mapping[str, Any] | None = None, message_id: str | None = None,
+    ) -> Result:  # fmt: skip
+        """Queue a group event (see `track` for the result)."""
+        with _segment_errors():
+            fields = msg.group_fields(group_id, traits)
+        return self._enqueue(
+            "group", fields, user_id, anonymous_id, context, timestamp, integrations, message_id
+        )
+
+    def alias(
+        self, previous_id: Id = None, user_id: Id = None, context: Mapping[str, Any] | None = None,
+        timestamp: datetime | str | None = None, integrations: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
+    ) -> Result:  # fmt: skip
+        """Queue an alias event (see `track` for the result)."""
+        with _segment_errors():
+            fields = msg.alias_fields(previous_id)
+        return self._enqueue(
+            "alias", fields, user_id, None, context, timestamp, integrations, message_id, alias=True
+        )
+
+    def page(
+        self, user_id: Id = None, category: str | None = None, name: str | None = None,
+        properties: Mapping[str, Any] | None = None, context: Mapping[str, Any] | None = None,
+        timestamp: datetime | str | None = None, anonymous_id: Id = None,
+        integrations: Mapping[str, Any] | None = None, message_id: str | None = None,
+    ) -> Result:  # fmt: skip
+        """Queue a page event (see `track` for the result)."""
+        with _segment_errors():
+            fields = msg.page_fields(category, name, properties, category_in_properties=True)
+        return self._enqueue(
+            "page", fields, user_id, anonymous_id, context, timestamp, integrations, message_id
+        )
+
+    def screen(
+        self, user_id: Id = None, category: str | None = None, name: str | None = None,
+        properties: Mapping[str, Any] | None = None, context: Mapping[str, Any] | None = None,
+        timestamp: datetime | str | None = None, anonymous_id: Id = None,
+        integrations: Mapping[str, Any] | None = None, message_id: str | None = None,
+    ) -> Result:  # fmt: skip
+        """Queue a screen event (see `track` for the result)."""
+        with _segment_errors():
+            fields = msg.page_fields(category, name, properties, category_in_properties=False)
+        return self._enqueue(
+            "screen", fields, user_id, anonymous_id, context, timestamp, integrations, message_id
+        )
+
+    def _enqueue(
+        self, type_: str, fields: dict[str, Any], user_id: object, anonymous_id: object, context: object,
+        timestamp: object, integrations: object, message_id: object, *, alias: bool = False,
+    ) -> Result:  # fmt: skip
+        submitter = self._submitter_now()
+        queued = submitter.pending + self.analytics._runtime.queue_depth  # noqa: SLF001 - our own package
+        with _segment_errors():  # a full queue still takes the event, to report its drop (on_error)
+            message = submitter.submit(type_, fields, user_id, anonymous_id, context, timestamp, integrations,
+                                       message_id, alias=alias)  # fmt: skip
+        if self.sync_mode:
+            self.flush()
+        return queued < self._max_queue_size, message
+
+    def _submitter_now(self) -> Submitter:
+        loop = self._thread.loop
+        if self._submitter is None or self._submitter.loop is not loop:
+            self._submitter = Submitter(self.analytics, loop)
+        return self._submitter
+
+    def _report_error(self, event: ErrorEvent) -> None:
+        if self.on_error is not None and event.code == "delivery_failure":
+            self.on_error(event.reason, [event.ctx.event] if event.ctx is not None else [])
+
+    # -- flushing and shutting down ------------------------------------------------------------
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until everything queued so far has been sent (or failed), at most `timeout` seconds."""
+        if self._closed:
+            return
+        try:
+            self._thread.run(self.analytics.flush(timeout=timeout), None if timeout is None else timeout + 1)
+        except TimeoutError:
+            logger.warning("analytics_async: flush still waiting after %gs; delivery goes on", timeout)
+
+    def join(self, timeout: float | None = None) -> None:
+        """Send what is left (within `timeout`, default 75 s), stop the background thread; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        _OPEN.discard(self)
+        if self._thread.started or self._submitter is not None:
+            self._thread.run(self.analytics.close_and_flush(timeout=timeout))  # bounded by its deadline
+            self._thread.stop()
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """`flush()` then `join()`, as the official SDK; `timeout` bounds the whole."""
+        self.join(timeout)
+
+    def after_fork(self) -> None:
+        """In a forked child: the parent's handoff belonged to the parent's thread."""
+        self._submitter = None
+
+
+@contextmanager
+def _segment_errors() -> Iterator[None]:
+    """Raise our validation errors as the exception types the official SDK raises too."""
+    try:
+        yield
+    except EventTooLargeError as exc:
+        raise MessageTooLargeError(exc.size, exc.limit) from None
+    except ValidationError as exc:
+        raise InvalidCallError(exc.field, str(exc).partition(": ")[2]) from None
+
+
+_OPEN: weakref.WeakSet[Client] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_clients() -> None:
+    for client in list(_OPEN):
+        try:
+            client.shutdown(timeout=ATEXIT_TIMEOUT)
+        except Exception:
+            logger.exception("analytics_async: closing a client at exit failed")

@@ -1,0 +1,212 @@
+"""Calls into an async `Analytics` from other threads of the same app (`analytics_async.sync.from_thread`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from .._lifecycle.client import Analytics
+from .._message import build as msg
+from .._message.context import Callback, Context
+from .loopthread import Handoff
+
+__all__ = ["Submitter", "ThreadCaller", "from_thread"]
+
+logger = logging.getLogger("analytics_async")
+
+Id = str | int | None
+Properties = Mapping[str, Any] | None
+
+
+class ThreadCaller:
+    """The six calls of an `Analytics` running in an event loop, for any other thread.
+
+    Each call validates in the calling thread (raising `ValidationError` there), hands the event to the
+    instance's loop and returns the message as it will be sent, at once. Callbacks run in the loop.
+    """
+
+    def __init__(self, analytics: Analytics, loop: asyncio.AbstractEventLoop) -> None:
+        self._submitter = Submitter(analytics, loop)
+
+    def track(
+        self, *, event: str, user_id: Id = None, anonymous_id: Id = None, properties: Properties = None,
+        context: Properties = None, timestamp: datetime | str | None = None, integrations: Properties = None,
+        message_id: str | None = None, callback: Callback | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """`Analytics.track`, from another thread."""
+        return self._submitter.submit(
+            "track",
+            msg.track_fields(event, properties),
+            user_id,
+            anonymous_id,
+            context,
+            timestamp,
+            integrations,
+            message_id,
+            callback,
+        )
+
+    def identify(
+        self, *, user_id: Id = None, anonymous_id: Id = None, traits: Properties = None,
+        context: Properties = None, timestamp: datetime | str | None = None, integrations: Properties = None,
+        message_id: str | None = None, callback: Callback | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """`Analytics.identify`, from another thread."""
+        return self._submitter.submit(
+            "identify",
+            msg.traits_fields(traits),
+            user_id,
+            anonymous_id,
+            context,
+            timestamp,
+            integrations,
+            message_id,
+            callback,
+        )
+
+    def page(
+        self, *, user_id: Id = None, anonymous_id: Id = None, category: str | None = None,
+        name: str | None = None, properties: Properties = None, context: Properties = None,
+        timestamp: datetime | str | None = None, integrations: Properties = None,
+        message_id: str | None = None, callback: Callback | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """`Analytics.page`, from another thread."""
+        return self._submitter.submit(
+            "page",
+            msg.page_fields(category, name, properties, category_in_properties=True),
+            user_id,
+            anonymous_id,
+            context,
+            timestamp,
+            integrations,
+            message_id,
+            callback,
+        )
+
+    def screen(
+        self, *, user_id: Id = None, anonymous_id: Id = None, category: str | None = None,
+        name: str | None = None, properties: Properties = None, context: Properties = None,
+        timestamp: datetime | str | None = None, integrations: Properties = None,
+        message_id: str | None = None, callback: Callback | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """`Analytics.screen`, from another thread."""
+        return self._submitter.submit(
+            "screen",
+            msg.page_fields(category, name, properties, category_in_properties=False),
+            user_id,
+            anonymous_id,
+            context,
+            timestamp,
+            integrations,
+            message_id,
+            callback,
+        )
+
+    def group(
+        self, *, group_id: str | int, user_id: Id = None, anonymous_id: Id = None, traits: Properties = None,
+        context: Properties = None, timestamp: datetime | str | None = None, integrations: Properties = None,
+        message_id: str | None = None, callback: Callback | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """`Analytics.group`, from another thread."""
+        return self._submitter.submit(
+            "group",
+            msg.group_fields(group_id, traits),
+            user_id,
+            anonymous_id,
+            context,
+            timestamp,
+            integrations,
+            message_id,
+            callback,
+        )
+
+    def alias(
+        self, *, user_id: str | int, previous_id: str | int, context: Properties = None,
+        timestamp: datetime | str | None = None, integrations: Properties = None,
+        message_id: str | None = None, callback: Callback | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """`Analytics.alias`, from another thread."""
+        return self._submitter.submit(
+            "alias",
+            msg.alias_fields(previous_id),
+            user_id,
+            None,
+            context,
+            timestamp,
+            integrations,
+            message_id,
+            callback,
+            alias=True,
+        )
+
+
+class Submitter:
+    """Builds, validates and serializes a call in the calling thread; accepts it in `loop`'s thread.
+
+    The common engine of `ThreadCaller` and the drop-in `Client`: errors are raised at the call, and
+    the handoff wakes the loop once per batch of calls.
+    """
+
+    def __init__(self, analytics: Analytics, loop: asyncio.AbstractEventLoop) -> None:
+        self._analytics = analytics
+        self._handoff = Handoff(loop, self._deliver)
+        analytics._runtime.intake.adopt(self._handoff)  # noqa: SLF001 - our own package
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop the events are handed to."""
+        return self._handoff.loop
+
+    @property
+    def pending(self) -> int:
+        """Calls handed over and not yet taken by the loop."""
+        return len(self._handoff)
+
+    def submit(  # noqa: PLR0917 - internal; mirrors the six calls
+        self, type_: str, fields: dict[str, Any], user_id: object, anonymous_id: object, context: object,
+        timestamp: object, integrations: object, message_id: object, callback: Callback | None = None,
+        *, alias: bool = False,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Build and serialize the message here (raising ValidationError here), hand it over; return it."""
+        message = msg.build(type_, fields, user_id=user_id, anonymous_id=anonymous_id, context=context,
+                            timestamp=timestamp, integrations=integrations, message_id=message_id,
+                            require_both_ids=alias)  # fmt: skip
+        self._handoff.put((message, msg.serialize(message), callback))
+        return message
+
+    def _deliver(self, item: tuple[dict[str, Any], bytes, Callback | None]) -> None:
+        """In the loop's thread: accept the event (a task only if it must wait for room)."""
+        message, payload, callback = item
+        try:
+            runtime = self._analytics._runtime  # noqa: SLF001 - our package
+            result = runtime.intake.accept(message, callback, payload, handed_over=True)
+        except Exception:
+            logger.exception("analytics_async: could not accept an event handed over from a thread")
+            return
+        if not isinstance(result, Context):
+            self._handoff.loop.create_task(result)
+
+
+def from_thread(analytics: Analytics, loop: asyncio.AbstractEventLoop | None = None) -> ThreadCaller:
+    """Calls into `analytics`, which runs in `loop`, from any other thread.
+
+    `loop` defaults to the loop the instance has been used in; when it has not sent anything yet, call
+    `from_thread` in that loop (say, in the app's lifespan) or pass the loop.
+
+    Raises:
+        RuntimeError: the instance has no loop yet and none was given, or was called in.
+    """
+    if loop is None:
+        loop = analytics._runtime.loop  # noqa: SLF001 - our own package
+    if loop is None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError(
+                "this Analytics instance has not run in an event loop yet: call from_thread() inside "
+                "that loop (for example in the app's lifespan) or pass loop="
+            ) from None
+    return ThreadCaller(analytics, loop)
