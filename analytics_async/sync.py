@@ -12,8 +12,9 @@ analytics.flush()  # blocks until everything queued has been sent
 
 - `Client` takes the same constructor parameters and has the same methods and return values as
   segment-analytics-python's `Client`. Calls from any thread validate in that thread, return at once
-  and hand the event to one background event-loop thread that batches and sends it. An `atexit` hook
-  closes every client with a bounded deadline; after `os.fork()` a client starts empty and never
+  and hand the event to one background event-loop thread that batches and sends it. Exit hooks (`atexit`,
+  and the exits of multiprocessing, billiard and Celery child processes) close every client with a
+  bounded deadline; after `os.fork()` a client starts empty and never
   re-sends its parent's events.
 - The module-level API (`write_key`, `host`, `on_error`, `debug`, `send`, `sync_mode`, ...;
   `track`, `identify`, `group`, `alias`, `page`, `screen`, `flush`, `join`, `shutdown`) drives a
@@ -35,6 +36,7 @@ from ._threads.dropin import (
     MessageTooLargeError,
     OnError,
     Result,
+    flush_on_signals,
 )
 from ._threads.threadcall import ThreadCaller, from_thread
 
@@ -47,6 +49,7 @@ __all__ = [
     "ThreadCaller",
     "alias",
     "flush",
+    "flush_on_signals",
     "from_thread",
     "group",
     "identify",

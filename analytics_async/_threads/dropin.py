@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
+import signal
+import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Final
@@ -17,6 +18,7 @@ from .._delivery.oauth import OAuthSettings
 from .._lifecycle.client import Analytics
 from .._message import build as msg
 from ..errors import ConfigError, EventTooLargeError, ValidationError
+from .exits import ExitHooks, SignalFlush
 from .loopthread import LoopThread
 from .threadcall import Submitter
 
@@ -28,12 +30,14 @@ __all__ = [
     "MessageTooLargeError",
     "OnError",
     "Result",
+    "flush_on_signals",
 ]
 
 logger = logging.getLogger("analytics_async")
 
 ATEXIT_TIMEOUT: Final = 5.0
-"""Seconds the exit hook gives each open client to send what it holds."""
+"""Seconds the exit hooks give each open client to send what it holds (at interpreter exit, and as a
+multiprocessing, billiard or Celery child process leaves: see `exits`)."""
 
 
 class InvalidCallError(ValidationError, AssertionError):
@@ -124,6 +128,7 @@ class Client:
         self._closed = False
         fork.register(self)
         _OPEN.add(self)
+        _EXITS.cover()
 
     # -- the six calls (the official SDK's positional order) -----------------------------------
 
@@ -249,9 +254,15 @@ class Client:
         """`flush()` then `join()`, as the official SDK; `timeout` bounds the whole."""
         self.join(timeout)
 
+    @property
+    def _in_use(self) -> bool:
+        """The client has started its loop thread (it has queued or sent something)."""
+        return not self._closed and (self._thread.started or self._submitter is not None)
+
     def after_fork(self) -> None:
-        """In a forked child: the parent's handoff belonged to the parent's thread."""
+        """In a forked child: the parent's handoff belonged to the parent's thread; hook the child's exits."""
         self._submitter = None
+        _EXITS.cover()
 
 
 @contextmanager
@@ -268,10 +279,38 @@ def _segment_errors() -> Iterator[None]:
 _OPEN: weakref.WeakSet[Client] = weakref.WeakSet()
 
 
-@atexit.register
 def _close_open_clients() -> None:
     for client in list(_OPEN):
         try:
             client.shutdown(timeout=ATEXIT_TIMEOUT)
         except Exception:
             logger.exception("analytics_async: closing a client at exit failed")
+
+
+def _flush_open_clients(timeout: float) -> None:
+    end = time.monotonic() + timeout
+    for client in list(_OPEN):
+        if client._in_use:  # noqa: SLF001 - the module's own clients
+            client.flush(timeout=max(0.0, end - time.monotonic()))
+
+
+_EXITS: Final = ExitHooks(_close_open_clients)
+_SIGNALS: Final = SignalFlush(_flush_open_clients)
+
+
+def flush_on_signals(
+    timeout: float = ATEXIT_TIMEOUT, signals: Iterable[int] = (signal.SIGTERM, signal.SIGINT)
+) -> Callable[[], None]:
+    """On SIGTERM/SIGINT, flush every open client within `timeout` seconds, then do what the signal did.
+
+    A signal's default action ends the process without `atexit` (docker and systemd stop processes
+    with SIGTERM), losing what is queued. Call this once in the main thread, after the server or
+    framework installed its own handlers: on a signal, what every client holds is sent (at most
+    `timeout` seconds, in a thread of its own), then the handler that was there before runs, or the
+    signal's default action ends the process as it would have. Returns the function that puts the
+    previous handlers back.
+
+    Raises:
+        RuntimeError: not called in the main thread.
+    """
+    return _SIGNALS.install(timeout, signals)

@@ -1,0 +1,42 @@
+"""Run by tests/test_process_models.py: 150 events queued, then the process waits for a signal.
+
+argv: the sink's URL, then the scenario. `flush`: `flush_on_signals()` installed. `previous`: a handler
+of the app's own (exit code 3) installed first, then `flush_on_signals()`. `restored`: installed, then
+put back. `none`: nothing installed. The batch interval is 60 s, so only a flush sends the events.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from types import FrameType
+
+from analytics_async.sync import Client, flush_on_signals
+
+
+def app_handler(signum: int, frame: FrameType | None) -> None:
+    """The app's own SIGTERM handler: leave with exit code 3."""
+    sys.stdout.write("the app's handler ran\n")
+    sys.exit(3)
+
+
+def main() -> None:
+    """Queue the events, install what the scenario says, say ready, wait."""
+    scenario = sys.argv[2]
+    if scenario == "previous":
+        signal.signal(signal.SIGTERM, app_handler)
+    if scenario in ("flush", "previous", "restored"):
+        restore = flush_on_signals(timeout=5)
+        if scenario == "restored":
+            restore()
+    client = Client("wk", host=sys.argv[1], upload_size=1000, upload_interval=60)
+    for i in range(150):
+        client.track("user", f"e{i}")
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    time.sleep(60)
+
+
+if __name__ == "__main__":
+    main()
