@@ -30,6 +30,7 @@ from typing import Any
 
 from ._threads.dropin import (
     ATEXIT_TIMEOUT,
+    APIError,
     Client,
     InvalidCallError,
     InvalidSettingError,
@@ -42,6 +43,7 @@ from ._threads.threadcall import ThreadCaller, from_thread
 
 __all__ = [
     "ATEXIT_TIMEOUT",
+    "APIError",
     "Client",
     "InvalidCallError",
     "InvalidSettingError",

@@ -78,9 +78,9 @@ def test_public_submodules_are_pinned() -> None:
         "shutdown_on_signals",
     ]  # fmt: skip
     assert sorted(sync.__all__) == [
-        "ATEXIT_TIMEOUT", "Client", "InvalidCallError", "InvalidSettingError", "MessageTooLargeError",
-        "ThreadCaller", "alias", "flush", "flush_on_signals", "from_thread", "group", "identify", "join",
-        "page", "screen", "shutdown", "track",
+        "APIError", "ATEXIT_TIMEOUT", "Client", "InvalidCallError", "InvalidSettingError",
+        "MessageTooLargeError", "ThreadCaller", "alias", "flush", "flush_on_signals", "from_thread", "group",
+        "identify", "join", "page", "screen", "shutdown", "track",
     ]  # fmt: skip
     needs = {"get_analytics": "starlette"}  # made on first use, from a framework that may be absent
     for module in (testing, frameworks, sync):

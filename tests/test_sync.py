@@ -12,8 +12,16 @@ import pytest
 from aiohttp import web
 
 import analytics_async.sync as sync_analytics
-from analytics_async import Analytics, Context, ErrorEvent, SimplePlugin, ValidationError
-from analytics_async.sync import Client, InvalidCallError, MessageTooLargeError, from_thread
+from analytics_async import (
+    Analytics,
+    Context,
+    ErrorEvent,
+    HTTPStatusError,
+    SimplePlugin,
+    TransportError,
+    ValidationError,
+)
+from analytics_async.sync import APIError, Client, InvalidCallError, MessageTooLargeError, from_thread
 from analytics_async.testing import SegmentSink
 
 from .helpers import eventually
@@ -99,7 +107,65 @@ def test_on_error_gets_each_failed_event(threaded_sink: SegmentSink) -> None:
     client.track("u", "E2")
     client.shutdown(timeout=5)
     assert sorted(batch[0]["event"] for _, batch in failures) == ["E1", "E2"]
-    assert {text for text, _ in failures} == {"[400] Bad Request"}
+    assert {text for text, _ in failures} == {"[Segment] unknown: Bad Request (400)"}
+
+
+def test_on_error_gets_the_official_sdks_api_error(threaded_sink: SegmentSink) -> None:
+    """A refused event reaches on_error as an APIError with status, code and message (and ours)."""
+
+    async def reject(request: web.Request, n: int) -> web.StreamResponse:
+        await request.read()
+        return web.Response(status=403)
+
+    threaded_sink.responder = reject
+    failures: list[BaseException] = []
+    client = Client("wk", host=threaded_sink.url, on_error=lambda e, batch: failures.append(e))
+    client.track("u", "E")
+    client.shutdown(timeout=5)
+    [error] = failures
+    assert isinstance(error, APIError)
+    assert isinstance(error, HTTPStatusError)
+    assert (error.status, error.code, error.message) == (403, "unknown", "Forbidden")
+
+
+@pytest.mark.parametrize(
+    ("status", "headers"), [(500, {}), (429, {"Retry-After": "30"}), (400, {})]
+)  # fmt: skip
+def test_sync_mode_makes_one_attempt_and_raises(
+    threaded_sink: SegmentSink, status: int, headers: dict[str, str]
+) -> None:
+    """sync_mode: a refused event raises APIError at the call after one request, as the official SDK."""
+
+    async def refuse(request: web.Request, n: int) -> web.StreamResponse:
+        await request.read()
+        return web.Response(status=status, headers=headers)
+
+    threaded_sink.responder = refuse
+    failures: list[BaseException] = []
+    client = Client("wk", host=threaded_sink.url, sync_mode=True, on_error=lambda e, _: failures.append(e))
+    with pytest.raises(APIError) as raised:
+        client.track("u", "E")
+    assert raised.value.status == status
+    assert threaded_sink.requests == 1
+    threaded_sink.responder = None
+    assert client.track("u", "Next")[0] is True  # the next call sends as usual
+    client.shutdown(timeout=5)
+    assert [e["event"] for e in threaded_sink.events] == ["Next"]
+    assert failures == []  # raised at the call instead, as the official SDK
+
+
+def test_sync_mode_is_bounded_by_timeout(threaded_sink: SegmentSink) -> None:
+    """sync_mode against a server that never answers: the call raises after `timeout`, one attempt."""
+
+    async def hang(request: web.Request, n: int) -> None:
+        await threaded_sink.hang()
+
+    threaded_sink.responder = hang
+    client = Client("wk", host=threaded_sink.url, sync_mode=True, timeout=0.05)
+    with pytest.raises(TransportError, match=r"no response within 0\.05 s"):
+        client.track("u", "E")
+    assert threaded_sink.requests == 1
+    client.shutdown(timeout=0.05)
 
 
 def test_sync_mode_and_send_false(threaded_sink: SegmentSink) -> None:

@@ -17,13 +17,20 @@ from .._core.events import ErrorEvent
 from .._delivery.oauth import OAuthSettings
 from .._lifecycle.client import Analytics
 from .._message import build as msg
-from ..errors import ConfigError, EventTooLargeError, ValidationError
+from ..errors import (
+    ConfigError,
+    EventTooLargeError,
+    HTTPStatusError,
+    RateLimitExceededError,
+    ValidationError,
+)
 from .exits import ExitHooks, SignalFlush
 from .loopthread import LoopThread
 from .threadcall import Submitter
 
 __all__ = [
     "ATEXIT_TIMEOUT",
+    "APIError",
     "Client",
     "InvalidCallError",
     "InvalidSettingError",
@@ -50,6 +57,40 @@ class MessageTooLargeError(EventTooLargeError, RuntimeError):
 
 class InvalidSettingError(ConfigError, AssertionError):
     """A setting is invalid: our `ConfigError`, and the `AssertionError` the official SDK raises."""
+
+
+class APIError(HTTPStatusError):
+    """The Tracking API refused a batch: the official SDK's `segment.analytics.request.APIError`.
+
+    `status` (the HTTP status), `code` ("redirect" for a 3xx, else "unknown": the library does not
+    parse error bodies) and `message` (the reason phrase) as there, and our `HTTPStatusError`. Passed
+    to `on_error` for refused events, and raised by a call in `sync_mode`.
+    """
+
+    def __init__(self, status: int, code: str, message: str, response: object = None) -> None:
+        super().__init__(status, message)
+        self.code = code
+        self.message = message
+        self.response = response
+
+    @classmethod
+    def of(cls, error: HTTPStatusError) -> APIError:
+        """The official SDK's form of `error`."""
+        return cls(error.status, "redirect" if 300 <= error.status < 400 else "unknown", error.reason)
+
+    def __str__(self) -> str:
+        return f"[Segment] {self.code}: {self.message} ({self.status})"
+
+
+def official_error(error: BaseException) -> BaseException:
+    """What the official SDK would report for `error`: an `APIError` for a refused batch."""
+    if isinstance(error, APIError):
+        return error
+    if isinstance(error, HTTPStatusError):
+        return APIError.of(error)
+    if isinstance(error, RateLimitExceededError):  # only 429s lead there: the official SDK's APIError(429)
+        return APIError(429, "unknown", str(error))
+    return error
 
 
 Message = dict[str, Any]
@@ -106,10 +147,12 @@ class Client:
             self.analytics = Analytics(
                 write_key=write_key,  # type: ignore[arg-type] # checked: None is a ConfigError
                 host=host or "https://api.segment.io", flush_at=upload_size, flush_interval=upload_interval,
-                max_retries=max_retries, http_request_timeout=timeout, gzip=gzip, disable=not send,
+                # sync_mode: one attempt per call, as the official SDK posts once and raises
+                max_retries=0 if sync_mode else max_retries, http_request_timeout=timeout, gzip=gzip,
+                disable=not send,
                 max_queue_size=max_queue_size, oauth_settings=oauth,
                 max_total_backoff_duration=max_total_backoff_duration,
-                max_rate_limit_duration=max_rate_limit_duration,
+                max_rate_limit_duration=0 if sync_mode else max_rate_limit_duration,
                 proxy=proxy, spool=spool,
             )  # fmt: skip
         except ConfigError as exc:
@@ -212,11 +255,15 @@ class Client:
     ) -> Result:  # fmt: skip
         submitter = self._submitter_now()
         queued = submitter.pending + self.analytics._runtime.queue_depth  # noqa: SLF001 - our own package
+        outcome: list[Exception | None] = []
+        callback = (lambda error, ctx: outcome.append(error)) if self.sync_mode else None
         with _segment_errors():  # a full queue still takes the event, to report its drop (on_error)
             message = submitter.submit(type_, fields, user_id, anonymous_id, context, timestamp, integrations,
-                                       message_id, alias=alias)  # fmt: skip
+                                       message_id, callback, alias=alias)  # fmt: skip
         if self.sync_mode:
             self.flush()
+            if outcome and outcome[0] is not None:
+                raise official_error(outcome[0])
         return queued < self._max_queue_size, message
 
     def _submitter_now(self) -> Submitter:
@@ -226,8 +273,8 @@ class Client:
         return self._submitter
 
     def _report_error(self, event: ErrorEvent) -> None:
-        if self.on_error is not None and event.code == "delivery_failure":
-            self.on_error(event.reason, [event.ctx.event] if event.ctx is not None else [])
+        if self.on_error is not None and event.code == "delivery_failure" and not self.sync_mode:
+            self.on_error(official_error(event.reason), [event.ctx.event] if event.ctx is not None else [])
 
     # -- flushing and shutting down ------------------------------------------------------------
 
