@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -327,3 +328,33 @@ def test_a_handed_over_call_cut_short_by_its_loop_ending_is_reported(threaded_si
     stats = analytics.stats()
     assert (stats.accepted, stats.unsettled, dict(stats.failed)) == (1, 0, {"DeliveryError": 1})
     assert [str(e.reason) for e in errors] == ["cancelled before it was queued (did its event loop end?)"]
+
+
+@pytest.fixture
+def library_logger() -> Iterator[logging.Logger]:
+    """The library's logger, with its level and handlers put back after the test (debug=True sets them)."""
+    logger = logging.getLogger("analytics_async")
+    level, handlers = logger.level, list(logger.handlers)
+    yield logger
+    logger.setLevel(level)
+    logger.handlers[:] = handlers
+
+
+def test_debug_writes_each_step_to_stderr(
+    threaded_sink: SegmentSink, library_logger: logging.Logger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """debug=True, as the official SDK: enqueue, request, response lines on stderr; no secret or content."""
+    client = Client("sekrit-write-key", host=threaded_sink.url, debug=True)
+    Client("sekrit-write-key", host=threaded_sink.url, debug=True).shutdown()  # a second: one handler
+    _, message = client.track("u", "Signed Up", {"plan": "pro-plan-secret"})
+    client.flush()
+    client.shutdown()
+    err = capsys.readouterr().err
+    assert f"queued track {message['messageId']}" in err
+    assert f"POST {threaded_sink.url}/v1/batch: 1 events" in err
+    assert "answered 200 OK" in err
+    assert "flushed" in err
+    assert err.count("answered 200") == 1  # the handler is attached once
+    assert "sekrit" not in err
+    assert "c2Vrcml0" not in err  # the write key in Basic auth
+    assert "pro-plan-secret" not in err

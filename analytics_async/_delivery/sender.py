@@ -109,7 +109,16 @@ class Sender:
                 self._counters.batches_sent += 1
                 return self._fresh(exc)
             attempts.made += 1
-            answer = await self._attempt(self._request(events, attempts.made, authorization))
+            request = self._request(events, attempts.made, authorization)
+            debug = logger.isEnabledFor(logging.DEBUG)
+            if debug:  # sizes and counts only: never the body, the key or a token
+                logger.debug("analytics_async: POST %s: %d events, %d bytes, attempt %d", request.url,
+                             len(payloads), len(request.body), attempts.made)  # fmt: skip
+            answer = await self._attempt(request)
+            if debug:
+                outcome = answer.outcome
+                logger.debug("analytics_async: %s", f"answered {outcome} {answer.reason}".rstrip()
+                             if isinstance(outcome, int) else f"no answer: {outcome}")  # fmt: skip
             if self._tokens is not None and answer.outcome in _TOKEN_REFUSED:
                 self._tokens.clear()
             now = clock.time()

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, TextIO
 
 from .._core import fork
 from .._core.events import ErrorEvent
@@ -93,6 +94,21 @@ def official_error(error: BaseException) -> BaseException:
     return error
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg] # its stream is always sys.stderr
+    """Writes to `sys.stderr` as it is at each line, so redirections made later still see the lines."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        """The stream is always the current `sys.stderr`."""
+
+
+_STDERR: Final = _Stderr()
+"""The handler `debug=True` attaches (once) when no `log_handler` is given: stderr, as the official SDK."""
+
 Message = dict[str, Any]
 Id = str | int | None
 Result = tuple[bool, Message]
@@ -162,8 +178,10 @@ class Client:
         self.on_error = on_error
         self._max_queue_size = max_queue_size
         self.analytics.on("error", self._report_error)
-        if debug:
+        if debug:  # as the official SDK: DEBUG lines, to stderr unless a handler is given
             logger.setLevel(logging.DEBUG)
+            if log_handler is None and not any(h is _STDERR for h in logger.handlers):
+                logger.addHandler(_STDERR)
         if log_handler is not None:
             logger.addHandler(log_handler)
         self._thread = LoopThread()
@@ -260,7 +278,10 @@ class Client:
         with _segment_errors():  # a full queue still takes the event, to report its drop (on_error)
             message = submitter.submit(type_, fields, user_id, anonymous_id, context, timestamp, integrations,
                                        message_id, callback, alias=alias)  # fmt: skip
+        if logger.isEnabledFor(logging.DEBUG):  # ids and counts only: never the event's content
+            logger.debug("analytics_async: queued %s %s (%d waiting)", type_, message["messageId"], queued)
         if self.sync_mode:
+            logger.debug("analytics_async: sending %s %s at once (sync_mode)", type_, message["messageId"])
             self.flush()
             if outcome and outcome[0] is not None:
                 raise official_error(outcome[0])
@@ -286,6 +307,8 @@ class Client:
             self._thread.run(self.analytics.flush(timeout=timeout), None if timeout is None else timeout + 1)
         except TimeoutError:
             logger.warning("analytics_async: flush still waiting after %gs; delivery goes on", timeout)
+        else:
+            logger.debug("analytics_async: flushed (%d still queued)", self.analytics.stats().queue_depth)
 
     def join(self, timeout: float | None = None) -> None:
         """Send what is left (within `timeout`, default 75 s), stop the background thread; idempotent."""
