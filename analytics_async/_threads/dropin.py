@@ -111,6 +111,30 @@ _STDERR: Final = _Stderr()
 
 Message = dict[str, Any]
 Id = str | int | None
+
+_OFFICIAL_KEYS: Final = {
+    "track": ("integrations", "anonymousId", "properties", "timestamp", "context", "userId", "type",
+              "event", "messageId"),
+    "identify": ("integrations", "anonymousId", "timestamp", "context", "type", "userId", "traits",
+                 "messageId"),
+    "group": ("integrations", "anonymousId", "timestamp", "groupId", "context", "userId", "traits", "type",
+              "messageId"),
+    "alias": ("integrations", "previousId", "timestamp", "context", "userId", "type", "messageId",
+              "anonymousId"),
+    "page": ("integrations", "anonymousId", "properties", "timestamp", "category", "context", "userId",
+             "type", "name", "messageId"),
+    "screen": ("integrations", "anonymousId", "properties", "timestamp", "category", "context", "userId",
+               "type", "name", "messageId"),
+}  # fmt: skip
+"""The keys of the message segment-analytics-python 2.4.0 returns per call, in its order (None where
+unset). The event sent carries ours (`_metadata` too, and no None entries)."""
+
+
+def _as_official(message: Message) -> Message:
+    """The returned message as the official SDK's: its keys, None where unset, no `_metadata`."""
+    return {key: message.get(key) for key in _OFFICIAL_KEYS[message["type"]]}
+
+
 Result = tuple[bool, Message]
 OnError = Callable[[BaseException, list[Message]], Any]
 
@@ -249,7 +273,8 @@ class Client:
     ) -> Result:  # fmt: skip
         """Queue a page event (see `track` for the result)."""
         with _segment_errors():
-            fields = msg.page_fields(category, name, properties, category_in_properties=True)
+            # as segment-analytics-python: `category` stays out of the properties (analytics-node copies it)
+            fields = msg.page_fields(category, name, properties, category_in_properties=False)
         return self._enqueue(
             "page", fields, user_id, anonymous_id, context, timestamp, integrations, message_id
         )
@@ -285,7 +310,7 @@ class Client:
             self.flush()
             if outcome and outcome[0] is not None:
                 raise official_error(outcome[0])
-        return queued < self._max_queue_size, message
+        return queued < self._max_queue_size, _as_official(message)
 
     def _submitter_now(self) -> Submitter:
         loop = self._thread.loop
