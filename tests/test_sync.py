@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -358,3 +360,24 @@ def test_debug_writes_each_step_to_stderr(
     assert "sekrit" not in err
     assert "c2Vrcml0" not in err  # the write key in Basic auth
     assert "pro-plan-secret" not in err
+
+
+def test_a_client_dropped_without_join_closes_quietly(
+    threaded_sink: SegmentSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Client garbage-collected without join(): its events are sent, its thread ends, nothing warns.
+
+    (Warnings are errors in this suite: "Unclosed connector" or an unraisable exception would fail it.)
+    """
+    client = Client("wk", host=threaded_sink.url, upload_interval=60)
+    client.track("u", "E")
+    thread = client._thread  # to watch it end
+    del client
+    gc.collect()
+    for _ in range(500):
+        if threaded_sink.events and not thread.started:
+            break
+        time.sleep(0.01)
+    assert [e["event"] for e in threaded_sink.events] == ["E"]
+    assert not thread.started
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text

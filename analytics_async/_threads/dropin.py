@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -201,7 +202,8 @@ class Client:
         self.send = send
         self.on_error = on_error
         self._max_queue_size = max_queue_size
-        self.analytics.on("error", self._report_error)
+        # weakly: the instance must not keep its Client alive (see `_abandoned`)
+        self.analytics.on("error", functools.partial(_report_error, weakref.ref(self)))
         if debug:  # as the official SDK: DEBUG lines, to stderr unless a handler is given
             logger.setLevel(logging.DEBUG)
             if log_handler is None and not any(h is _STDERR for h in logger.handlers):
@@ -211,6 +213,8 @@ class Client:
         self._thread = LoopThread()
         self._submitter: Submitter | None = None
         self._closed = False
+        self._finalizer = weakref.finalize(self, _abandoned, self._thread, self.analytics)
+        self._finalizer.atexit = False  # the exit hooks close open clients
         fork.register(self)
         _OPEN.add(self)
         _EXITS.cover()
@@ -318,10 +322,6 @@ class Client:
             self._submitter = Submitter(self.analytics, loop)
         return self._submitter
 
-    def _report_error(self, event: ErrorEvent) -> None:
-        if self.on_error is not None and event.code == "delivery_failure" and not self.sync_mode:
-            self.on_error(official_error(event.reason), [event.ctx.event] if event.ctx is not None else [])
-
     # -- flushing and shutting down ------------------------------------------------------------
 
     def flush(self, timeout: float | None = None) -> None:
@@ -341,6 +341,7 @@ class Client:
             return
         self._closed = True
         _OPEN.discard(self)
+        self._finalizer.detach()
         if self._thread.started or self._submitter is not None:
             self._thread.run(self.analytics.close_and_flush(timeout=timeout))  # bounded by its deadline
             self._thread.stop()
@@ -372,6 +373,24 @@ def _segment_errors() -> Iterator[None]:
 
 
 _OPEN: weakref.WeakSet[Client] = weakref.WeakSet()
+
+
+def _report_error(client_ref: weakref.ref[Client], event: ErrorEvent) -> None:
+    """A failed event reaches `on_error` as the official SDK reports it (raised instead in sync_mode)."""
+    client = client_ref()
+    if client is None or client.on_error is None or client.sync_mode or event.code != "delivery_failure":
+        return
+    client.on_error(official_error(event.reason), [event.ctx.event] if event.ctx is not None else [])
+
+
+def _abandoned(thread: LoopThread, analytics: Analytics) -> None:
+    """A client garbage-collected without `join()`: close it in its own loop, quietly, without waiting.
+
+    What it holds is sent within the exit deadline (the loop thread is a daemon: an interpreter that
+    exits first ends it), its session is closed in the loop that owns it, and the thread ends.
+    """
+    if thread.started:
+        thread.finish(analytics.close_and_flush(timeout=ATEXIT_TIMEOUT))
 
 
 def _close_open_clients() -> None:

@@ -82,6 +82,8 @@ class LoopThread:
             asyncio.set_event_loop(loop)
             loop.call_soon(ready.set)
             loop.run_forever()
+            if self._loop is not loop:  # stopped for good (`finish`, `stop`): nothing will run it again
+                loop.close()
 
         thread = threading.Thread(target=run, name=self._name, daemon=True)
         thread.start()
@@ -103,6 +105,26 @@ class LoopThread:
         except concurrent.futures.TimeoutError:
             future.cancel()
             raise TimeoutError(f"no result within {timeout:g} s") from None
+
+    def finish(self, coro: Coroutine[Any, Any, object]) -> None:
+        """Run `coro` in the loop, then stop the loop and let the thread end; returns at once.
+
+        For a finalizer: it may run in any thread (the loop's own included) and while `loop` holds the
+        lock, so it neither blocks nor takes the lock.
+        """
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None or not thread.is_alive():
+            coro.close()
+            return
+        self._loop = self._thread = None
+
+        async def then_stop() -> None:
+            try:
+                await coro
+            finally:
+                loop.stop()
+
+        asyncio.run_coroutine_threadsafe(then_stop(), loop)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the loop and wait for the thread (at most `timeout` seconds)."""
