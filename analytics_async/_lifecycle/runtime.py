@@ -137,6 +137,8 @@ class Runtime:
         old = self.pipeline
         if old is not None and old.loop is loop:
             return old
+        fork.check()  # a process forked without Python's hooks (uWSGI) resets this instance first
+        old = self.pipeline
         if old is not None and old.loop.is_running():
             raise RuntimeError(
                 "this Analytics instance is in use by another running event loop; "

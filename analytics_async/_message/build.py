@@ -18,7 +18,7 @@ from .._version import __version__
 from ..errors import EventTooLargeError, ValidationError
 from .codec import dumps, iso_utc
 
-__all__ = ["LIBRARY_NAME", "MAX_EVENT_BYTES", "Message", "build", "serialize"]
+__all__ = ["LIBRARY_NAME", "MAX_EVENT_BYTES", "Message", "build", "reseed_ids", "serialize"]
 
 Message = dict[str, Any]
 
@@ -30,10 +30,13 @@ _PYTHON_IMPLEMENTATION: Final = platform.python_implementation()
 
 # Message ids: uuid4-format strings from a private generator seeded by os.urandom. Private, so that
 # an application calling random.seed() can never make ids repeat (Segment deduplicates on them);
-# reseeded in forked children so that a pre-fork server's workers never share a sequence.
+# reseeded in forked children so that a pre-fork server's workers never share a sequence (by
+# os.register_at_fork, and by `_core.fork` for servers that fork in C without Python's hooks: uWSGI).
 _ids = random.Random()  # noqa: S311 - uniqueness, not secrecy: 122 random bits per id
+reseed_ids = _ids.seed
+"""Start a new sequence of message ids from fresh OS randomness (in a forked child)."""
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_ids.seed)
+    os.register_at_fork(after_in_child=reseed_ids)
 _UUID4_BITS: Final = (4 << 76) | (2 << 62)
 _UUID4_MASK: Final = ~((0xF << 76) | (0x3 << 62))
 

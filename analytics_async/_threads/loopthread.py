@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -19,6 +20,8 @@ from typing import Any, TypeVar
 from .._core import fork
 
 __all__ = ["Handoff", "LoopThread"]
+
+logger = logging.getLogger("analytics_async")
 
 T = TypeVar("T")
 
@@ -75,6 +78,7 @@ class LoopThread:
         return self._thread is not None and self._thread.is_alive()
 
     def _start(self) -> None:
+        fork.check()  # forked without Python's hooks (uWSGI): the instances start empty first
         loop = asyncio.new_event_loop()
         ready = threading.Event()
 
@@ -140,6 +144,12 @@ class LoopThread:
 
     def after_fork(self) -> None:
         """In a forked child the thread does not exist: start a new one on first use."""
+        if self._thread is not None and fork.without_hooks:
+            logger.warning(
+                "analytics_async: this process was forked (by uWSGI?) without Python's fork hooks after "
+                "the parent started the library's thread; its exit may hang. Run uWSGI with --lazy-apps, "
+                "or send no events from the master process before it forks its workers"
+            )
         fork.ABANDONED.append((self._loop, self._thread))
         self._lock = threading.Lock()  # the parent's may have been held at the fork
         self._loop = self._thread = None
