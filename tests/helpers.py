@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import socket
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from analytics_async import Analytics, Context, ErrorEvent
@@ -83,3 +86,38 @@ class InFlight:
             await asyncio.sleep(self.delay)
         finally:
             self.open -= 1
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def serve_40_requests(argv: list[str], port: int, env: dict[str, str]) -> bytes:
+    """Start the server, wait until it answers, make 40 requests, stop it by SIGTERM; its output."""
+    process = await asyncio.create_subprocess_exec(
+        *argv, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with asyncio.timeout(30):
+                while True:
+                    try:
+                        async with session.get(f"http://127.0.0.1:{port}/ready") as response:
+                            if response.status == 200:
+                                break
+                    except aiohttp.ClientConnectionError:
+                        await asyncio.sleep(0.05)
+
+            async def call(i: int) -> int:
+                async with session.get(f"http://127.0.0.1:{port}/r{i}") as response:
+                    return response.status
+
+            assert await asyncio.gather(*(call(i) for i in range(40))) == [200] * 40
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.wait_for(process.communicate(), 30)
+    return output

@@ -6,59 +6,22 @@ serves 40 requests and a readiness probe, then is stopped by SIGTERM: 41 events,
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import os
-import signal
-import socket
 import sys
 from collections import Counter
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from analytics_async.testing import SegmentSink
+
+from .helpers import free_port, serve_40_requests
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")]
 
 APPS = Path(__file__).parent / "apps"
 UWSGI = Path(sys.executable).parent / "uwsgi"
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-async def serve_40_requests(argv: list[str], port: int, env: dict[str, str]) -> bytes:
-    """Start the server, wait until it answers, make 40 requests, stop it by SIGTERM; its output."""
-    process = await asyncio.create_subprocess_exec(
-        *argv, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    try:
-        async with aiohttp.ClientSession() as session:
-            async with asyncio.timeout(30):
-                while True:
-                    try:
-                        async with session.get(f"http://127.0.0.1:{port}/ready") as response:
-                            if response.status == 200:
-                                break
-                    except aiohttp.ClientConnectionError:
-                        await asyncio.sleep(0.05)
-
-            async def call(i: int) -> int:
-                async with session.get(f"http://127.0.0.1:{port}/r{i}") as response:
-                    return response.status
-
-            assert await asyncio.gather(*(call(i) for i in range(40))) == [200] * 40
-    finally:
-        process.send_signal(signal.SIGTERM)
-        output, _ = await asyncio.wait_for(process.communicate(), 30)
-    return output
 
 
 @pytest.mark.parametrize("worker", ["sync", "gthread", "gevent"])
