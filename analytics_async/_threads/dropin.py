@@ -302,7 +302,7 @@ class Client:
     ) -> Result:  # fmt: skip
         submitter = self._submitter_now()
         queued = submitter.pending + self.analytics._runtime.queue_depth  # noqa: SLF001 - our own package
-        outcome: list[Exception | None] = []
+        outcome: list[Exception | None] = []  # sync_mode: the event's settlement, filled before flush returns
         callback = (lambda error, ctx: outcome.append(error)) if self.sync_mode else None
         with _segment_errors():  # a full queue still takes the event, to report its drop (on_error)
             message = submitter.submit(type_, fields, user_id, anonymous_id, context, timestamp, integrations,
@@ -339,10 +339,11 @@ class Client:
         """Send what is left (within `timeout`, default 75 s), stop the background thread; idempotent."""
         if self._closed:
             return
+        in_use = self.in_use
         self._closed = True
         _OPEN.discard(self)
         self._finalizer.detach()
-        if self._thread.started or self._submitter is not None:
+        if in_use:
             self._thread.run(self.analytics.close_and_flush(timeout=timeout))  # bounded by its deadline
             self._thread.stop()
 
@@ -351,8 +352,8 @@ class Client:
         self.join(timeout)
 
     @property
-    def _in_use(self) -> bool:
-        """The client has started its loop thread (it has queued or sent something)."""
+    def in_use(self) -> bool:
+        """Open, and its loop thread started (it has queued or sent something): there is work to end."""
         return not self._closed and (self._thread.started or self._submitter is not None)
 
     def after_fork(self) -> None:
@@ -404,7 +405,7 @@ def _close_open_clients() -> None:
 def _flush_open_clients(timeout: float) -> None:
     end = time.monotonic() + timeout
     for client in list(_OPEN):
-        if client._in_use:  # noqa: SLF001 - the module's own clients
+        if client.in_use:
             client.flush(timeout=max(0.0, end - time.monotonic()))
 
 

@@ -80,11 +80,7 @@ class ExitHooks:
             )
         if name not in self._reborn:
             self._reborn.add(name)
-            util.register_after_fork(self, ExitHooks._after_bootstrap)
-
-    def _after_bootstrap(self) -> None:
-        """In a child of multiprocessing or billiard, after its bootstrap cleared the finalizers."""
-        self.cover()
+            util.register_after_fork(self, ExitHooks.cover)  # after a child's bootstrap cleared them
 
     def _on_celery_child_exit(self, **_: object) -> None:
         self._run("Celery worker_process_shutdown")
