@@ -20,10 +20,12 @@ from analytics_async import (
     Context,
     ErrorEvent,
     HTTPStatusError,
+    QueueFullError,
     SimplePlugin,
     TransportError,
     ValidationError,
 )
+from analytics_async._threads import threadcall
 from analytics_async.sync import APIError, Client, InvalidCallError, MessageTooLargeError, from_thread
 from analytics_async.testing import SegmentSink
 
@@ -53,6 +55,76 @@ def test_calls_from_twenty_threads_are_delivered_once(client: Client, threaded_s
     client.flush()
     ids = [e["messageId"] for e in threaded_sink.events]
     assert len(ids) == len(set(ids)) == 2000
+
+
+def test_a_burst_from_threads_is_held_back_not_dropped(
+    threaded_sink: SegmentSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """4 threads x 250 calls into a queue of 50, the server answering in 2 ms: every one delivered.
+
+    Threads that call faster than the loop sends wait for room (as long as it comes, here without a
+    limit) instead of filling the queue and dropping; the official SDK drops from the 51st call.
+    """
+
+    async def slow(request: web.Request, n: int) -> None:
+        await asyncio.sleep(0.002)
+
+    monkeypatch.setattr(threadcall, "MAX_WAIT", 30.0)
+    threaded_sink.responder = slow
+    failures: list[BaseException] = []
+    client = Client("wk", host=threaded_sink.url, max_queue_size=50, on_error=lambda e, _: failures.append(e))
+    results: list[bool] = []
+
+    def worker(n: int) -> None:
+        results.extend(client.track(f"user-{n}", "Clicked", {"i": i})[0] for i in range(250))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    client.shutdown(timeout=10)
+    ids = [e["messageId"] for e in threaded_sink.events]
+    assert len(ids) == len(set(ids)) == 1000
+    assert (results.count(True), failures) == (1000, [])
+
+
+def test_a_queue_that_stays_full_drops_after_the_wait_and_says_so(
+    threaded_sink: SegmentSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that does not answer: once a caller waited MAX_WAIT, calls into the full queue fail.
+
+    They return False and their events reach on_error as QueueFullError; the rest is delivered once
+    the server answers, and calls return True again as soon as there is room. (Before the queue
+    fills, 4 batches in flight and a lingering one of up to 2,500 events take what comes.)
+    """
+    release = threading.Event()
+
+    async def held(request: web.Request, n: int) -> None:
+        while not release.is_set():
+            await asyncio.sleep(0.001)
+
+    monkeypatch.setattr(threadcall, "MAX_WAIT", 0.005)
+    threaded_sink.responder = held
+    dropped: list[str] = []
+
+    def on_error(error: BaseException, batch: list[dict[str, Any]]) -> None:
+        if isinstance(error, QueueFullError):
+            dropped.extend(message["messageId"] for message in batch)
+
+    client = Client("wk", host=threaded_sink.url, max_queue_size=20, on_error=on_error)
+    results = [client.track("u", "E", {"i": i}) for i in range(3_500)]
+    release.set()
+    client.flush()
+    refused = {message["messageId"] for ok, message in results if not ok}
+    delivered = [e["messageId"] for e in threaded_sink.events]
+    assert refused
+    assert refused <= set(dropped)
+    assert len(delivered) == len(set(delivered)) == 3_500 - len(dropped)
+    assert set(delivered).isdisjoint(dropped)
+    assert client.track("u", "After")[0] is True
+    client.shutdown(timeout=5)
+    assert threaded_sink.events[-1]["event"] == "After"
 
 
 def test_the_official_signatures_and_results(client: Client, threaded_sink: SegmentSink) -> None:

@@ -61,8 +61,8 @@ class Handoff(Protocol):
         """The loop the calls are handed to."""
         ...
 
-    def drain(self) -> None:
-        """Accept every call handed over so far (in the loop's thread)."""
+    def drain_all(self) -> None:
+        """Accept every call handed over so far, now (in the loop's thread)."""
         ...
 
 
@@ -111,24 +111,18 @@ class Intake:
         message: dict[str, Any],
         callback: Callback | None,
         payload: bytes | None = None,
-        *,
-        handed_over: bool = False,
     ) -> Accepted:
         """Take a built message: plugins, serialization, queue.
 
         Returns its Context at once when the event could be queued without waiting (the common case:
         no coroutine is made for it); otherwise a coroutine that waits (the batcher's turn, plugins,
         room in the queue) and then returns the Context. `payload` is the message's JSON when the caller
-        serialized it already (calls from other threads validate in their own thread).
-        `handed_over`: the call was made in another thread, which returned already; see
-        `_accept_handed_over`.
+        serialized it already.
 
         Raises:
             ValidationError: a value cannot be serialized, or the event is above 32 KB.
             RuntimeError: the instance is in use by another running event loop.
         """
-        if handed_over:
-            return self._accept_handed_over(message, callback, payload)
         if self._yield_first or self.closed or self.stage.active:
             return self._accept_waiting(message, callback, payload)
         pipeline = self._loops.pipeline
@@ -136,25 +130,34 @@ class Intake:
             pipeline = self._loops.bind()
         return self._queue(pipeline, message, callback, payload)
 
-    def _accept_handed_over(
-        self, message: dict[str, Any], callback: Callback | None, payload: bytes | None
-    ) -> Accepted:
-        """A call another thread made: its event is opened in this very step, plugins or not.
+    def accept_handed_over(
+        self, message: dict[str, Any], callback: Callback | None, payload: bytes, *, wait: bool
+    ) -> Coroutine[Any, Any, Context] | None:
+        """A call another thread made (and returned from): its event is opened in this very step.
 
         So a flush that begins after it (the other thread's next step) counts it. No fairness yield
         (that is for a tight loop of awaited calls in this loop), and never withdrawn: its caller
-        was told it was accepted, so whatever stops it later is reported as its failure.
+        was told it was accepted, so whatever stops it later is reported as its failure. Plugins run
+        in a task of their own. Returns None, or, when the queue is full and `wait` (or the
+        `queue_full="wait"` policy) says to wait, a coroutine that queues the event once there is
+        room: the handoff runs it and holds the next calls back meanwhile.
+
+        Raises:
+            RuntimeError: the instance is in use by another running event loop.
         """
         if self.closed:
-            return self._after_close(message, callback)
+            self._after_close(message, callback)
+            return None
         pipeline = self._loops.pipeline
         if pipeline is None or pipeline.loop is not asyncio.get_running_loop():
             pipeline = self._loops.bind()
         if not self.stage.active:
-            return self._queue(pipeline, message, callback, payload, handed_over=True)
+            placed = self._queue(pipeline, message, callback, payload, handed_over=True, wait=wait)
+            return None if isinstance(placed, Context) else placed
         envelope = Envelope(Context(message), b"", callback, message["type"], handed_over=True)
         self._open(envelope)
-        return self._through_stage(pipeline, envelope)
+        pipeline.loop.create_task(self._through_stage(pipeline, envelope))
+        return None
 
     async def _accept_waiting(
         self, message: dict[str, Any], callback: Callback | None, payload: bytes | None
@@ -184,6 +187,7 @@ class Intake:
         payload: bytes | None,
         *,
         handed_over: bool = False,
+        wait: bool = False,
     ) -> Accepted:
         """Serialize (unless done), open, queue; a coroutine only if the queue is full and we wait."""
         if payload is None:
@@ -197,15 +201,20 @@ class Intake:
             envelope.accepted_at = self.settings.clock.time()
         integrations = message.get("integrations")
         routed_away = integrations and SEGMENT_IO in integrations and not sends_to_segment(integrations)
-        return self._place(pipeline, envelope, not routed_away)
+        return self._place(pipeline, envelope, not routed_away, wait=wait)
 
-    def _place(self, pipeline: Pipeline, envelope: Envelope, to_segment: bool) -> Accepted:
-        """Queue an opened envelope; settle it if routed away or dropped; a coroutine if it must wait."""
+    def _place(
+        self, pipeline: Pipeline, envelope: Envelope, to_segment: bool, *, wait: bool = False
+    ) -> Accepted:
+        """Queue an opened envelope; settle it if routed away or dropped; a coroutine if it must wait.
+
+        `wait`: wait for room whatever the policy (a handoff holding its callers back).
+        """
         if not to_segment:
             self._settler.delivered((envelope,))  # routed away from Segment: nothing to send
         elif queued := pipeline.queue.put_nowait(envelope):
             self._yield_first = queued % self._yield_every == 0
-        elif self.settings.queue_full == "wait":
+        elif wait or self.settings.queue_full == "wait":
             return self._wait_for_room(pipeline, envelope)
         else:
             reason = QueueFullError(f"max_queue_size={self.settings.max_queue_size} reached")
@@ -277,7 +286,7 @@ class Intake:
         loop = asyncio.get_running_loop()
         for handoff in list(self._handoffs):
             if handoff.loop is loop:
-                handoff.drain()
+                handoff.drain_all()
 
     def admit_spooled(self, rows: list[Row]) -> None:
         """Accept events taken from the spool: queued ahead of newer events, as a carry-over is.

@@ -314,7 +314,9 @@ class Client:
             self.flush()
             if outcome and outcome[0] is not None:
                 raise official_error(outcome[0])
-        return queued < self._max_queue_size, _as_official(message)
+        # False as the official SDK's full queue: full when called, and still full after the 0.1 s
+        # a full queue holds a caller back (the event is then dropped and reported to on_error)
+        return queued < self._max_queue_size or not submitter.stalled, _as_official(message)
 
     def _submitter_now(self) -> Submitter:
         loop = self._thread.loop

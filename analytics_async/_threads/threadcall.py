@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,11 @@ logger = logging.getLogger("analytics_async")
 
 Id = str | int | None
 Properties = Mapping[str, Any] | None
+
+LEAD = 1_000
+"""Calls a thread may hand over before the loop has taken them (at most; a tenth of the queue)."""
+MAX_WAIT = 0.1
+"""Seconds a caller waits for the loop to take calls, or for room in a full queue, before going on."""
 
 
 class ThreadCaller:
@@ -147,18 +152,26 @@ class Submitter:
     """Builds, validates and serializes a call in the calling thread; accepts it in `loop`'s thread.
 
     The common engine of `ThreadCaller` and the drop-in `Client`: errors are raised at the call, and
-    the handoff wakes the loop once per batch of calls.
+    the handoff wakes the loop once per batch of calls. Callers run ahead of the loop by a tenth of
+    `max_queue_size` (at most 1,000 calls) and a full queue holds them back for 0.1 s at most before it
+    drops (see `Handoff`).
     """
 
     def __init__(self, analytics: Analytics, loop: asyncio.AbstractEventLoop) -> None:
         self._analytics = analytics
-        self._handoff = Handoff(loop, self._deliver)
+        capacity = analytics._runtime.settings.max_queue_size  # noqa: SLF001 - our own package
+        self._handoff = Handoff(loop, self._deliver, lead=min(LEAD, capacity // 10), max_wait=MAX_WAIT)
         analytics._runtime.intake.adopt(self._handoff)  # noqa: SLF001 - our own package
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
         """The loop the events are handed to."""
         return self._handoff.loop
+
+    @property
+    def stalled(self) -> bool:
+        """A full queue held a caller back for `MAX_WAIT`: until it has room, a full queue drops."""
+        return self._handoff.stalled
 
     @property
     def pending(self) -> int:
@@ -177,17 +190,17 @@ class Submitter:
         self._handoff.put((message, msg.serialize(message), callback))
         return message
 
-    def _deliver(self, item: tuple[dict[str, Any], bytes, Callback | None]) -> None:
-        """In the loop's thread: accept the event (a task only if it must wait for room)."""
+    def _deliver(
+        self, item: tuple[dict[str, Any], bytes, Callback | None], wait: bool
+    ) -> Coroutine[Any, Any, Context] | None:
+        """In the loop's thread: accept the event; a coroutine if it waits for room."""
         message, payload, callback = item
         try:
             runtime = self._analytics._runtime  # noqa: SLF001 - our package
-            result = runtime.intake.accept(message, callback, payload, handed_over=True)
+            return runtime.intake.accept_handed_over(message, callback, payload, wait=wait)
         except Exception:
             logger.exception("analytics_async: could not accept an event handed over from a thread")
-            return
-        if not isinstance(result, Context):
-            self._handoff.loop.create_task(result)
+            return None
 
 
 def from_thread(analytics: Analytics, loop: asyncio.AbstractEventLoop | None = None) -> ThreadCaller:
