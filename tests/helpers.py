@@ -96,8 +96,11 @@ def free_port() -> int:
         return port
 
 
-async def serve_40_requests(argv: list[str], port: int, env: dict[str, str]) -> bytes:
-    """Start the server, wait until it answers, make 40 requests, stop it by SIGTERM; its output."""
+async def serve_40_requests(argv: list[str], port: int, env: dict[str, str], settle: float = 0.0) -> bytes:
+    """Start the server, wait until it answers, make 40 requests, stop it by SIGTERM; its output.
+
+    `settle`: seconds between the last answer and the SIGTERM (a worker may still be finishing it).
+    """
     process = await asyncio.create_subprocess_exec(
         *argv, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
@@ -117,6 +120,7 @@ async def serve_40_requests(argv: list[str], port: int, env: dict[str, str]) -> 
                     return response.status
 
             assert await asyncio.gather(*(call(i) for i in range(40))) == [200] * 40
+            await asyncio.sleep(settle)
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = await asyncio.wait_for(process.communicate(), 30)

@@ -54,7 +54,11 @@ async def test_uwsgi_workers_deliver_every_event_once(sink: SegmentSink, options
     port = free_port()
     argv = [str(UWSGI), "--http", f"127.0.0.1:{port}", "--chdir", str(APPS), "--module", "dropin_wsgi:app",
             "--processes", "2", "--master", "--die-on-term", "--need-app", *options]  # fmt: skip
-    output = await serve_40_requests(argv, port, {**os.environ, "SINK_URL": sink.url})
+    # The pause: uWSGI skips Python's exit hooks in a worker that is still busy with a request when
+    # it is stopped (plugins/python/python_plugin.c: "if busy do not run atexit hooks"); a worker
+    # finishing its answer as the SIGTERM came lost its events (1 run in 6). Idle workers are tested
+    # here; docs/shutdown.md says what a busy one loses.
+    output = await serve_40_requests(argv, port, {**os.environ, "SINK_URL": sink.url}, settle=0.3)
     names = Counter(e["event"] for e in sink.events)
     assert names["request"] == 41, output.decode()
     ids = [e["messageId"] for e in sink.events]

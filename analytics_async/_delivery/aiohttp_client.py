@@ -19,10 +19,21 @@ from ..errors import TransportError
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["BODY_PREFIX", "AiohttpClient", "describe", "env_proxy"]
+__all__ = ["BODY_PREFIX", "AiohttpClient", "describe", "env_proxy", "preload"]
 
 BODY_PREFIX: Final = 4096
 """Bytes of a response body read at most, for the reason text (a 200 MB error page stays unread)."""
+
+
+def preload() -> None:
+    """Import aiohttp now, in the calling thread, instead of at the first request.
+
+    For the sync drop-in, constructed once at an app's start: in its loop thread the import would
+    hold the GIL for about 150 ms while the first calls pile up (a burst then finds a full queue).
+    """
+    import aiohttp  # noqa: F401, PLC0415
+
+    from . import resolver  # noqa: F401, PLC0415 - imports aiohttp's resolver
 
 
 class AiohttpClient:

@@ -131,16 +131,17 @@ class Intake:
         return self._queue(pipeline, message, callback, payload)
 
     def accept_handed_over(
-        self, message: dict[str, Any], callback: Callback | None, payload: bytes, *, wait: bool
+        self, message: dict[str, Any], callback: Callback | None, payload: bytes, *, refused: bool
     ) -> Coroutine[Any, Any, Context] | None:
         """A call another thread made (and returned from): its event is opened in this very step.
 
         So a flush that begins after it (the other thread's next step) counts it. No fairness yield
         (that is for a tight loop of awaited calls in this loop), and never withdrawn: its caller
         was told it was accepted, so whatever stops it later is reported as its failure. Plugins run
-        in a task of their own. Returns None, or, when the queue is full and `wait` (or the
-        `queue_full="wait"` policy) says to wait, a coroutine that queues the event once there is
-        room: the handoff runs it and holds the next calls back meanwhile.
+        in a task of their own. Returns None, or, when the queue is full, a coroutine that queues the
+        event once there is room (whatever `queue_full` says): the handoff runs it and holds the next
+        calls back meanwhile. `refused`: the handoff refused it (the queue stayed full while a caller
+        waited): dropped with `QueueFullError`.
 
         Raises:
             RuntimeError: the instance is in use by another running event loop.
@@ -148,11 +149,18 @@ class Intake:
         if self.closed:
             self._after_close(message, callback)
             return None
+        if refused:
+            envelope = Envelope(
+                context_of_payload(payload), payload, callback, message["type"], handed_over=True
+            )
+            self._open(envelope)
+            self._settler.dropped(envelope, self._full())
+            return None
         pipeline = self._loops.pipeline
         if pipeline is None or pipeline.loop is not asyncio.get_running_loop():
             pipeline = self._loops.bind()
         if not self.stage.active:
-            placed = self._queue(pipeline, message, callback, payload, handed_over=True, wait=wait)
+            placed = self._queue(pipeline, message, callback, payload, handed_over=True, wait=True)
             return None if isinstance(placed, Context) else placed
         envelope = Envelope(Context(message), b"", callback, message["type"], handed_over=True)
         self._open(envelope)
@@ -217,9 +225,11 @@ class Intake:
         elif wait or self.settings.queue_full == "wait":
             return self._wait_for_room(pipeline, envelope)
         else:
-            reason = QueueFullError(f"max_queue_size={self.settings.max_queue_size} reached")
-            self._settler.dropped(envelope, reason)
+            self._settler.dropped(envelope, self._full())
         return envelope.ctx
+
+    def _full(self) -> QueueFullError:
+        return QueueFullError(f"max_queue_size={self.settings.max_queue_size} reached")
 
     def _open(self, envelope: Envelope) -> None:
         """Count `envelope` as accepted and open it in the ledger (`_queue` inlines these steps)."""

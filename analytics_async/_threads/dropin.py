@@ -9,13 +9,13 @@ import signal
 import sys
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Final, TextIO
 
 from .._core import fork
 from .._core.events import ErrorEvent
+from .._delivery import aiohttp_client
 from .._delivery.oauth import OAuthSettings
 from .._lifecycle.client import Analytics
 from .._message import build as msg
@@ -210,6 +210,7 @@ class Client:
                 logger.addHandler(_STDERR)
         if log_handler is not None:
             logger.addHandler(log_handler)
+        aiohttp_client.preload()  # now, as the official SDK imports requests: not in the first burst
         self._thread = LoopThread()
         self._submitter: Submitter | None = None
         self._closed = False
@@ -301,22 +302,22 @@ class Client:
         timestamp: object, integrations: object, message_id: object, *, alias: bool = False,
     ) -> Result:  # fmt: skip
         submitter = self._submitter_now()
-        queued = submitter.pending + self.analytics._runtime.queue_depth  # noqa: SLF001 - our own package
         outcome: list[Exception | None] = []  # sync_mode: the event's settlement, filled before flush returns
         callback = (lambda error, ctx: outcome.append(error)) if self.sync_mode else None
         with _segment_errors():  # a full queue still takes the event, to report its drop (on_error)
-            message = submitter.submit(type_, fields, user_id, anonymous_id, context, timestamp, integrations,
-                                       message_id, callback, alias=alias)  # fmt: skip
+            message, accepted = submitter.submit(type_, fields, user_id, anonymous_id, context, timestamp,
+                                                 integrations, message_id, callback, alias=alias)  # fmt: skip
         if logger.isEnabledFor(logging.DEBUG):  # ids and counts only: never the event's content
+            queued = submitter.pending + self.analytics._runtime.queue_depth  # noqa: SLF001 - our own package
             logger.debug("analytics_async: queued %s %s (%d waiting)", type_, message["messageId"], queued)
         if self.sync_mode:
             logger.debug("analytics_async: sending %s %s at once (sync_mode)", type_, message["messageId"])
             self.flush()
             if outcome and outcome[0] is not None:
                 raise official_error(outcome[0])
-        # False as the official SDK's full queue: full when called, and still full after the 0.1 s
-        # a full queue holds a caller back (the event is then dropped and reported to on_error)
-        return queued < self._max_queue_size or not submitter.stalled, _as_official(message)
+        # False as the official SDK's full queue: refused once a full queue held a caller back 0.1 s
+        # (the event is dropped and reported to on_error)
+        return accepted, _as_official(message)
 
     def _submitter_now(self) -> Submitter:
         loop = self._thread.loop
@@ -364,15 +365,24 @@ class Client:
         _EXITS.cover()
 
 
-@contextmanager
-def _segment_errors() -> Iterator[None]:
-    """Raise our validation errors as the exception types the official SDK raises too."""
-    try:
-        yield
-    except EventTooLargeError as exc:
-        raise MessageTooLargeError(exc.size, exc.limit) from None
-    except ValidationError as exc:
-        raise InvalidCallError(exc.field, str(exc).partition(": ")[2]) from None
+class _SegmentErrors:
+    """`with _segment_errors():` raises our validation errors as the types the official SDK raises.
+
+    A class, not `@contextmanager`: it wraps every call, and a generator-based one cost about as
+    much as building the message's fields.
+    """
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, EventTooLargeError):
+            raise MessageTooLargeError(exc.size, exc.limit) from None
+        if isinstance(exc, ValidationError):
+            raise InvalidCallError(exc.field, str(exc).partition(": ")[2]) from None
+
+
+_segment_errors = _SegmentErrors
 
 
 _OPEN: weakref.WeakSet[Client] = weakref.WeakSet()

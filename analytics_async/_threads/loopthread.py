@@ -27,7 +27,7 @@ T = TypeVar("T")
 
 
 class Handoff:
-    """Runs `deliver(item, wait)` in `loop` for every `put(item)`, in order, from any thread.
+    """Runs `deliver(item, refused)` in `loop` for every `put(item)`, in order, from any thread.
 
     Callers may run ahead of the loop by `lead` items: a caller that finds that many still waiting
     waits until the loop has taken them, at most `max_wait` seconds. Eight threads calling in a tight
@@ -35,12 +35,15 @@ class Handoff:
     limit (measured: 29,000 of a 40,000-call burst dropped by a full queue at the defaults); a
     waiting caller hands the GIL to the loop instead.
 
-    `deliver` returns None, or a coroutine when its item must wait for room in the queue (only when
-    called with `wait=True`): the handoff runs it and takes no more items until it is done, so the
-    callers are held back by the full queue too. When a caller's `max_wait` runs out the handoff is
-    *stalled*: no caller waits, and items are delivered with `wait=False` (a full queue drops them,
-    reported) until the waiting item has room. So a full queue holds callers back for `max_wait`
-    at most, and only then drops.
+    `deliver(item, False)` returns None, or a coroutine when the item must wait for room in the
+    queue: the handoff runs it and takes no more items until it is done, so the callers are held
+    back by the full queue too. When a caller's `max_wait` runs out the handoff is *stalled*: every
+    item put from then on is refused at once (`put` returns False, and `deliver(item, True)` drops
+    it, reported), while the items put before wait for room, until the waiting item has room. So a
+    full queue holds callers back for `max_wait` at most, and `put`'s answer says exactly whether
+    the item was refused. Stalled, the callers still wait for the loop to take their items (they
+    are not let loose on the GIL, which would starve the loop of the turns it needs to make room);
+    only a loop that takes none for `max_wait` (blocked by a callback) is not waited for until it has.
     """
 
     def __init__(
@@ -53,7 +56,7 @@ class Handoff:
     ) -> None:
         self.loop = loop
         self._deliver = deliver
-        self._items: deque[Any] = deque()
+        self._items: deque[tuple[Any, bool]] = deque()
         self._scheduled = False
         self._lead = max(1, lead)
         self._max_wait = max_wait
@@ -61,46 +64,44 @@ class Handoff:
         self._loop_thread: int | None = None  # the loop's own thread never waits for itself
         self._waiting: asyncio.Task[object] | None = None  # an item waiting for room: no more taken
         self.stalled = False
-        """A caller's wait ran out: no caller waits and a full queue drops, until the queue has room."""
+        """A caller's wait for room ran out: items are refused until the queue has room again."""
+        self._blocked = False  # stalled, and the loop took nothing for max_wait: no caller waits
 
     def put(self, item: object) -> bool:
-        """Hand `item` over; False if the handoff is stalled (a full queue may drop it). Thread-safe.
+        """Hand `item` over; False if it is refused (stalled: a full queue drops it). Thread-safe.
 
         Returns at once unless the loop is `lead` items behind.
         """
+        refused = self.stalled
         items = self._items
-        items.append(item)
+        items.append((item, refused))
         if not self._scheduled:  # a drain that is already scheduled will see this item too
             self._scheduled = True
             self.loop.call_soon_threadsafe(self.drain)
-        if len(items) >= self._lead and not self.stalled and threading.get_ident() != self._loop_thread:
+        if len(items) >= self._lead and not self._blocked and threading.get_ident() != self._loop_thread:
             self._wait_for_loop()
-        return not self.stalled
+        return not refused
 
     def _wait_for_loop(self) -> None:
         # Clear, then look again: a drain that took the items before the clear leaves fewer than
         # `lead` (no wait); one that runs after it sets the event (every put is followed by a drain).
         self._taken.clear()
         if len(self._items) >= self._lead and not self._taken.wait(self._max_wait):
-            self.stalled = True
-            self.loop.call_soon_threadsafe(self.drain)  # deliver what waits behind the waiting item
+            if self.stalled:
+                self._blocked = True
+            else:
+                self.stalled = True
+                self.loop.call_soon_threadsafe(self.drain)  # take what waits behind the waiting item
 
     def drain(self) -> None:
         """Deliver the items handed over so far, unless one waits for room. In the loop's thread."""
         self._loop_thread = threading.get_ident()
         self._scheduled = False  # before popping: an item appended from now on schedules a new drain
         items = self._items
-        while items:
-            if self._waiting is not None:
-                if not self.stalled:
-                    break  # `_resume` goes on once the waiting item has room
-                self._deliver(items.popleft(), False)
-                continue
-            waits = self._deliver(items.popleft(), True)
-            if waits is not None:
-                self._waiting = task = self.loop.create_task(waits)
-                task.add_done_callback(self._resume)
+        while items and (self._waiting is None or self.stalled):
+            self._take(*items.popleft())
         if len(items) < self._lead:
+            self._blocked = False
             self._taken.set()
 
     def drain_all(self) -> None:
@@ -108,10 +109,18 @@ class Handoff:
         self._scheduled = False
         items = self._items
         while items:
-            waits = self._deliver(items.popleft(), not self.stalled)
-            if waits is not None:
-                self.loop.create_task(waits)  # queued after the waiting item: the queue's putters are FIFO
+            self._take(*items.popleft())
+        self._blocked = False
         self._taken.set()
+
+    def _take(self, item: object, refused: bool) -> None:
+        waits = self._deliver(item, refused)
+        if waits is None:
+            return
+        task = self.loop.create_task(waits)  # the queue's putters are served in order
+        if self._waiting is None:
+            self._waiting = task
+            task.add_done_callback(self._resume)
 
     def _resume(self, task: asyncio.Task[object]) -> None:
         self._waiting = None

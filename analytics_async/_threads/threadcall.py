@@ -52,7 +52,7 @@ class ThreadCaller:
             integrations,
             message_id,
             callback,
-        )
+        )[0]
 
     def identify(
         self, *, user_id: Id = None, anonymous_id: Id = None, traits: Properties = None,
@@ -70,7 +70,7 @@ class ThreadCaller:
             integrations,
             message_id,
             callback,
-        )
+        )[0]
 
     def page(
         self, *, user_id: Id = None, anonymous_id: Id = None, category: str | None = None,
@@ -89,7 +89,7 @@ class ThreadCaller:
             integrations,
             message_id,
             callback,
-        )
+        )[0]
 
     def screen(
         self, *, user_id: Id = None, anonymous_id: Id = None, category: str | None = None,
@@ -108,7 +108,7 @@ class ThreadCaller:
             integrations,
             message_id,
             callback,
-        )
+        )[0]
 
     def group(
         self, *, group_id: str | int, user_id: Id = None, anonymous_id: Id = None, traits: Properties = None,
@@ -126,7 +126,7 @@ class ThreadCaller:
             integrations,
             message_id,
             callback,
-        )
+        )[0]
 
     def alias(
         self, *, user_id: str | int, previous_id: str | int, context: Properties = None,
@@ -145,7 +145,7 @@ class ThreadCaller:
             message_id,
             callback,
             alias=True,
-        )
+        )[0]
 
 
 class Submitter:
@@ -169,11 +169,6 @@ class Submitter:
         return self._handoff.loop
 
     @property
-    def stalled(self) -> bool:
-        """A full queue held a caller back for `MAX_WAIT`: until it has room, a full queue drops."""
-        return self._handoff.stalled
-
-    @property
     def pending(self) -> int:
         """Calls handed over and not yet taken by the loop."""
         return len(self._handoff)
@@ -182,22 +177,24 @@ class Submitter:
         self, type_: str, fields: dict[str, Any], user_id: object, anonymous_id: object, context: object,
         timestamp: object, integrations: object, message_id: object, callback: Callback | None = None,
         *, alias: bool = False,
-    ) -> dict[str, Any]:  # fmt: skip
-        """Build and serialize the message here (raising ValidationError here), hand it over; return it."""
+    ) -> tuple[dict[str, Any], bool]:  # fmt: skip
+        """Build and serialize the message here (raising ValidationError here), hand it over.
+
+        Returns the message, and False if a full queue refused it (it is reported dropped).
+        """
         message = msg.build(type_, fields, user_id=user_id, anonymous_id=anonymous_id, context=context,
                             timestamp=timestamp, integrations=integrations, message_id=message_id,
                             require_both_ids=alias)  # fmt: skip
-        self._handoff.put((message, msg.serialize(message), callback))
-        return message
+        return message, self._handoff.put((message, msg.serialize(message), callback))
 
     def _deliver(
-        self, item: tuple[dict[str, Any], bytes, Callback | None], wait: bool
+        self, item: tuple[dict[str, Any], bytes, Callback | None], refused: bool
     ) -> Coroutine[Any, Any, Context] | None:
-        """In the loop's thread: accept the event; a coroutine if it waits for room."""
+        """In the loop's thread: accept the event (or drop it, refused); a coroutine if it waits for room."""
         message, payload, callback = item
         try:
             runtime = self._analytics._runtime  # noqa: SLF001 - our package
-            return runtime.intake.accept_handed_over(message, callback, payload, wait=wait)
+            return runtime.intake.accept_handed_over(message, callback, payload, refused=refused)
         except Exception:
             logger.exception("analytics_async: could not accept an event handed over from a thread")
             return None
