@@ -8,6 +8,11 @@ npm are available; installed into benchmarks/.node on first use) and the bare fl
 messages built by hand, orjson, aiohttp, 4 requests in flight). Reports medians and ratios to the
 floor measured in the same run, import times and a Lambda-style cold path, and writes
 benchmarks/report.md and its chart (with --write: the committed docs/benchmarks.md and .png).
+
+The sync workload (`--sync-only` runs just it): the drop-in `analytics_async.sync.Client` from 8
+threads x 5,000 `track()` calls then `flush()`, against segment-analytics-python at its defaults and
+with a 1M queue, each in a fresh process; its section and chart (benchmarks-sync.png) are written
+in place, the rest of the report kept.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from benchmarks.report import marked_sections
+from benchmarks.report import marked_sections, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_DIR = ROOT / "benchmarks" / ".node"
@@ -326,6 +331,135 @@ def targets(result: dict[str, Any]) -> list[tuple[str, str, bool]]:
     return rows
 
 
+SYNC_THREADS, SYNC_CALLS = 8, 5_000
+SYNC_OFFICIAL, SYNC_OFFICIAL_1M = "segment-analytics-python", "segment-analytics-python (1M queue)"
+SYNC_CONTENDERS = {f"{OURS} (analytics_async.sync)": "ours", SYNC_OFFICIAL: "official",
+                   SYNC_OFFICIAL_1M: "official-1m"}  # fmt: skip
+"""The drop-in at its defaults; the official SDK at its defaults and with a queue that does not drop."""
+
+
+def measure_sync(
+    repeat: int, threads: int = SYNC_THREADS, calls: int = SYNC_CALLS
+) -> dict[str, list[dict[str, Any]]]:
+    """The sync workload: each contender in a fresh process, interleaved, `repeat` rounds."""
+    names = list(SYNC_CONTENDERS)
+    try:
+        import segment.analytics  # noqa: F401, PLC0415
+    except ImportError:
+        print("sync: skipping segment-analytics-python: pip install -e '.[bench]'", file=sys.stderr)
+        names = names[:1]
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    sink = Sink()
+    try:
+        for rep in range(repeat):
+            for name in names[rep % len(names) :] + names[: rep % len(names)]:
+                command = [sys.executable, "-m", "benchmarks.clients.sync_client", str(threads), str(calls),
+                           "{url}", SYNC_CONTENDERS[name]]  # fmt: skip
+                run = run_one(command, threads * calls, sink)
+                run["events_per_s"] = (threads * calls - run["lost"]) / run["total_s"]
+                runs[name].append(run)
+                print(f"sync  {name:<38} round {rep + 1}/{repeat}: {run['events_per_s']:>9,.0f} events/s, "
+                      f"{run['lost']} lost", file=sys.stderr)  # fmt: skip
+    finally:
+        sink.stop()
+    return runs
+
+
+def summarize_sync(runs: dict[str, list[dict[str, Any]]], events: int) -> dict[str, dict[str, float]]:
+    """Medians per contender (lost: the most any round lost)."""
+    return {
+        name: {
+            "events_per_s": median_of(results, "events_per_s"),
+            "cpu_us": median_of(results, "cpu_s") / events * 1e6,
+            "peak_rss_mb": median_of(results, "peak_rss_mb"),
+            "p50_us": median_of(results, "p50_us"),
+            "p99_us": median_of(results, "p99_us"),
+            "lost": max(r["lost"] for r in results),
+            "duplicates": max(r["duplicates"] for r in results),
+        }
+        for name, results in runs.items()
+    }
+
+
+def sync_targets(table: dict[str, dict[str, float]]) -> list[tuple[str, str, bool]]:
+    """Issue 22's targets, against the better of the official SDK's two settings for each measure."""
+    ours = table[next(iter(SYNC_CONTENDERS))]
+    official = [table[name] for name in (SYNC_OFFICIAL, SYNC_OFFICIAL_1M) if name in table]
+    if not official:
+        return []
+    rate = max(row["events_per_s"] for row in official)
+    cpu = min(row["cpu_us"] for row in official)
+    rss = min(row["peak_rss_mb"] for row in official)
+    p99 = min(row["p99_us"] for row in official)
+    return [
+        ("events/s >= 3x the official SDK's", f"{ours['events_per_s'] / rate:.2f}x", ours["events_per_s"] >= 3 * rate),
+        ("CPU per event <= 0.5x", f"{ours['cpu_us'] / cpu:.2f}x ({ours['cpu_us']:.1f} vs {cpu:.1f} us)",
+         ours["cpu_us"] <= 0.5 * cpu),
+        ("peak RSS <= the official SDK's", f"{ours['peak_rss_mb']:.0f} vs {rss:.0f} MB", ours["peak_rss_mb"] <= rss),
+        ("p99 of one call <= the official SDK's", f"{ours['p99_us'] / 1000:.2f} vs {p99 / 1000:.2f} ms",
+         ours["p99_us"] <= p99),
+        ("no loss at the defaults", f"{ours['lost']:.0f} lost, {ours['duplicates']:.0f} duplicates",
+         ours["lost"] == 0 and ours["duplicates"] == 0),
+    ]  # fmt: skip
+
+
+def render_sync(table: dict[str, dict[str, float]], repeat: int, chart_name: str) -> str:
+    """The sync section of docs/benchmarks.md."""
+    lines = [
+        "## The sync drop-in from threads",
+        "",
+        f"`python -m benchmarks.compare --sync-only --write`: {SYNC_THREADS} threads x {SYNC_CALLS:,} `track()`"
+        " calls (fresh properties each), then `flush()`, each contender in a fresh process against the"
+        f" counting sink, {repeat} interleaved rounds, medians. events/s: events the sink received per second,"
+        " from the first call until `flush()` returned. CPU: the whole client process's (interpreter start,"
+        " imports and construction included: the drop-in imports aiohttp when constructed). Peak RSS: VmHWM. Call times: one `track()` in a"
+        " calling thread. Lost: the most any round lost (counted at the sink).",
+        "",
+        "| contender | events/s | x official | CPU us/event | x official | peak RSS (MB) | p50 call (us) | p99 call (ms) | lost |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]  # fmt: skip
+    base = table.get(SYNC_OFFICIAL)
+    for name, row in table.items():
+        rate_x = f"{row['events_per_s'] / base['events_per_s']:.2f}" if base else "-"
+        cpu_x = f"{row['cpu_us'] / base['cpu_us']:.2f}" if base else "-"
+        lines.append(
+            f"| {name} | {row['events_per_s']:,.0f} | {rate_x} | {row['cpu_us']:.1f} | {cpu_x} | "
+            f"{row['peak_rss_mb']:.0f} | {row['p50_us']:.1f} | {row['p99_us'] / 1000:.2f} | {row['lost']:.0f} |"
+        )
+    if rows := sync_targets(table):
+        lines += [
+            "",
+            "| target (against the better of the official SDK's two rows) | measured | met |",
+            "|---|---|:-:|",
+        ]
+        lines += [f"| {target} | {measured} | {'yes' if met else 'no'} |" for target, measured, met in rows]
+    lines += ["", f"![the sync drop-in: events per second and CPU per event]({chart_name})", ""]
+    return "\n".join(lines)
+
+
+def chart_sync(table: dict[str, dict[str, float]], path: Path) -> None:
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    names = list(table)
+    figure, axes = plt.subplots(1, 3, figsize=(12, 3.8))
+    for axis, key, title in (
+        (axes[0], "events_per_s", "events/s end to end (higher is better)"),
+        (axes[1], "cpu_us", "CPU us per event (lower is better)"),
+        (axes[2], "p99_us", "p99 of one call, us (lower is better)"),
+    ):
+        axis.bar(
+            range(len(names)), [table[name][key] for name in names], color=["C0", "C1", "C2"][: len(names)]
+        )
+        axis.set_xticks(range(len(names)), [n.replace(" (", "\n(") for n in names], fontsize=8)
+        axis.set_title(title, fontsize=10)
+    figure.suptitle(f"sync drop-in: {SYNC_THREADS} threads x {SYNC_CALLS:,} track() calls, then flush()")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
 def chart(result: dict[str, Any], path: Path) -> None:
     import matplotlib  # noqa: PLC0415
 
@@ -371,9 +505,21 @@ def main() -> None:
     parser.add_argument(
         "--render-only", action="store_true", help="rebuild the report from benchmarks/last-run.json"
     )
+    parser.add_argument("--sync-only", action="store_true", help="run only the sync drop-in workload")
+    parser.add_argument("--no-sync", action="store_true", help="skip the sync drop-in workload")
     args = parser.parse_args()
     if args.write:
         args.out = ROOT / "docs" / "benchmarks.md"
+    if not args.no_sync and not args.render_only:
+        sync = summarize_sync(measure_sync(args.repeat), SYNC_THREADS * SYNC_CALLS)
+        chart_name = args.out.stem + "-sync.png"
+        if not args.out.exists():
+            args.out.write_text("# Benchmarks\n")
+        write_section(args.out, "sync", render_sync(sync, args.repeat, chart_name))
+        chart_sync(sync, args.out.with_name(chart_name))
+        if args.sync_only:
+            print(args.out.read_text())
+            return
     saved = ROOT / "benchmarks" / "last-run.json"
     if args.render_only:
         result = json.loads(saved.read_text())
