@@ -433,8 +433,20 @@ def render_sync(table: dict[str, dict[str, float]], repeat: int, chart_name: str
             "|---|---|:-:|",
         ]
         lines += [f"| {target} | {measured} | {'yes' if met else 'no'} |" for target, measured, met in rows]
-    lines += ["", f"![the sync drop-in: events per second and CPU per event]({chart_name})", ""]
+    lines += ["", f"![the sync drop-in: events per second and CPU per event]({chart_name})", "", SYNC_LOG]
     return "\n".join(lines)
+
+
+SYNC_LOG = """What each change to the drop-in bought, measured on this workload while tuning:
+
+| change | effect |
+|---|---|
+| the loop thread's loop read without a lock on every call | 69 -> 28 us CPU per event (8 threads queued on that lock) |
+| callers run ahead of the loop by 500 calls at most, and a full queue holds them back (0.1 s at most) | up to 29,000 of 40,000 dropped by the full queue -> none; peak RSS 45 MB (a lead of 1,000: 53-58 MB) |
+| stalled callers still keep pace with the loop | one 0.1 s hiccup no longer turns into dropping everything after it |
+| aiohttp imported when the client is constructed, not by the loop thread in the first burst | the 200 ms import no longer stalls the first burst |
+| the validation-error translation as a class, not `@contextmanager` | about 1.5 us less per call |
+"""
 
 
 def chart_sync(table: dict[str, dict[str, float]], path: Path) -> None:
@@ -453,7 +465,8 @@ def chart_sync(table: dict[str, dict[str, float]], path: Path) -> None:
         axis.bar(
             range(len(names)), [table[name][key] for name in names], color=["C0", "C1", "C2"][: len(names)]
         )
-        axis.set_xticks(range(len(names)), [n.replace(" (", "\n(") for n in names], fontsize=8)
+        short = [n.replace("segment-analytics-python", "official SDK").replace(" (", "\n(") for n in names]
+        axis.set_xticks(range(len(names)), short, fontsize=8)
         axis.set_title(title, fontsize=10)
     figure.suptitle(f"sync drop-in: {SYNC_THREADS} threads x {SYNC_CALLS:,} track() calls, then flush()")
     figure.tight_layout()

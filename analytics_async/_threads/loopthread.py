@@ -51,7 +51,7 @@ class Handoff:
         loop: asyncio.AbstractEventLoop,
         deliver: Callable[[Any, bool], Coroutine[Any, Any, object] | None],
         *,
-        lead: int = 1_000,
+        lead: int = 500,
         max_wait: float = 0.1,
     ) -> None:
         self.loop = loop
