@@ -4,12 +4,14 @@
 `fork`: queue three events, fork; the child sends one of its own, the parent then flushes its three.
 `spool`: with the spool file argv[3], queue three events and shut down within 0.3 s (the server hangs).
 `next`: with the spool file argv[3], send one event of its own and shut down.
+`burst`: 8 threads x 5,000 calls at the defaults (four times the queue), then exit without flushing.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 
 import analytics_async.sync as analytics
 
@@ -20,6 +22,19 @@ def main() -> None:
     analytics.host = sys.argv[1]
     if sys.argv[2] in ("spool", "next"):
         analytics.spool = sys.argv[3]
+    if sys.argv[2] == "burst":
+        refused: list[int] = []
+
+        def calls(t: int) -> None:
+            refused.extend(i for i in range(5_000) if not analytics.track(f"user-{t}", "burst", {"i": i})[0])
+
+        threads = [threading.Thread(target=calls, args=(t,)) for t in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        sys.stderr.write(f"refused {len(refused)}\n")
+        return
     if sys.argv[2] == "next":
         analytics.track("user", "next")
         analytics.shutdown()
