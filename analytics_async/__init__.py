@@ -20,6 +20,7 @@ from ._version import __version__
 from .errors import (
     AnalyticsError,
     AuthError,
+    CertificateError,
     ClosedError,
     ConfigError,
     ContextCancelation,
@@ -38,6 +39,7 @@ __all__ = [
     "Analytics",
     "AnalyticsError",
     "AuthError",
+    "CertificateError",
     "Clock",
     "ClosedError",
     "ConfigError",

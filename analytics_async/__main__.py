@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     sink.add_argument("--latency", type=_seconds, default=0.0, help="seconds to wait before every answer")
     sink.add_argument("--seed", type=int, default=None, help="random seed, for repeatable faults")
+    sink.add_argument("--cert", default=None, help="serve HTTPS with this PEM certificate (chain) file")
+    sink.add_argument("--key", default=None, help="the PEM private key of --cert (default: in --cert's file)")
     sink.add_argument("--quiet", action="store_true", help="print only the summary")
     sink.add_argument("--duration", type=_seconds, default=None, help="stop after this many seconds")
 
@@ -181,6 +183,8 @@ def _run(args: argparse.Namespace) -> int:
             latency=args.latency,
             seed=args.seed,
         )
+        if args.key is not None and args.cert is None:
+            raise UsageError("--key needs --cert")
         return asyncio.run(
             commands.run_sink(
                 host=args.host,
@@ -189,6 +193,8 @@ def _run(args: argparse.Namespace) -> int:
                 faults=faults,
                 quiet=args.quiet,
                 duration=args.duration,
+                cert=args.cert,
+                key=args.key,
             )
         )
     return asyncio.run(commands.run_send(args))

@@ -9,6 +9,7 @@ AnalyticsError
 ├── DeliveryError                          why an accepted event was not delivered
 │   ├── HTTPStatusError                    a final HTTP status; `.status`, "[503] Service Unavailable"
 │   ├── TransportError                     network failures and per-attempt timeouts
+│   │   └── CertificateError               the server's TLS certificate failed verification (not retried)
 │   ├── FlushTimeoutError                  a closing flush ran out of time first
 │   │   └── SpooledError                   ... and the event was kept in the spool for the next instance
 │   ├── RateLimitExceededError             rate limited for longer than max_rate_limit_duration
@@ -26,6 +27,7 @@ from __future__ import annotations
 __all__ = [
     "AnalyticsError",
     "AuthError",
+    "CertificateError",
     "ClosedError",
     "ConfigError",
     "ContextCancelation",
@@ -90,6 +92,14 @@ class HTTPStatusError(DeliveryError):
 
 class TransportError(DeliveryError):
     """The request did not get an HTTP answer: connection failure, reset, or per-attempt timeout."""
+
+
+class CertificateError(TransportError):
+    """The server's TLS certificate failed verification: a final failure, never retried.
+
+    Retrying cannot help (the certificate or the trust store must change): the message names the
+    host and OpenSSL's reason. See docs/configuration.md, "TLS".
+    """
 
 
 class FlushTimeoutError(DeliveryError):

@@ -17,7 +17,8 @@ def test_all_is_pinned() -> None:
     """The package exports exactly the documented names."""
     assert sorted(analytics_async.__all__) == sorted(
         [
-            "Analytics", "AnalyticsError", "AuthError", "Clock", "ClosedError", "ConfigError",
+            "Analytics", "AnalyticsError", "AuthError", "CertificateError", "Clock", "ClosedError",
+            "ConfigError",
             "Context", "ContextCancelation", "DeliveryError", "ErrorEvent", "EventTooLargeError",
             "FailedDelivery", "FlushEvent", "FlushTimeoutError", "HTTPClient", "HTTPRequest",
             "HTTPRequestEvent", "HTTPResponse", "HTTPResponseEvent", "HTTPStatusError", "Headers",

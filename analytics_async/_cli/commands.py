@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import signal
+import ssl
 import sys
 import time
 from collections import Counter
@@ -84,12 +85,25 @@ async def run_sink(
     quiet: bool,
     duration: float | None,
     out: TextIO = sys.stdout,
+    cert: str | None = None,
+    key: str | None = None,
 ) -> int:
-    """Serve until SIGINT/SIGTERM (or `duration` seconds), printing events; then a summary."""
+    """Serve until SIGINT/SIGTERM (or `duration` seconds), printing events; then a summary.
+
+    `cert` (and `key`, when not in the same file): serve HTTPS with that certificate.
+    """
     table = _Table(out, quiet=quiet)
     sink = SegmentSink(path=path, faults=faults, on_batch=table.batch)
+    context = None
+    if cert is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(cert, key)
+        except (OSError, ssl.SSLError) as exc:
+            sys.stderr.write(f"analytics-async: error: cannot load --cert/--key: {exc}\n")
+            return 2
     try:
-        await sink.start(port=port, host=host)
+        await sink.start(port=port, host=host, ssl_context=context)
     except OSError as exc:
         sys.stderr.write(f"analytics-async: error: cannot listen on {host}:{port}: {exc.strerror or exc}\n")
         return 1

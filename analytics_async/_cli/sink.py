@@ -12,6 +12,7 @@ import base64
 import json
 import random
 import socket
+import ssl
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -122,6 +123,7 @@ class SegmentSink:
         self.rejections: list[tuple[int, str]] = []
         self._runner: web.AppRunner | None = None
         self._released: asyncio.Event | None = None
+        self._peers: set[object] = set()
         self.url = ""
 
     @property
@@ -129,8 +131,19 @@ class SegmentSink:
         """Every event received, in arrival order."""
         return [event for batch in self.batches for event in batch.events]
 
-    async def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
-        """Start listening on `host` (`port` 0 picks a free one); return the base URL."""
+    @property
+    def connections(self) -> int:
+        """Distinct client connections that sent a request so far (by peer address and port)."""
+        return len(self._peers)
+
+    async def start(
+        self, port: int = 0, host: str = "127.0.0.1", *, ssl_context: ssl.SSLContext | None = None
+    ) -> str:
+        """Start listening on `host` (`port` 0 picks a free one); return the base URL.
+
+        `ssl_context`: serve HTTPS with it (a server context holding the certificate and key); the
+        URL is then `https://`.
+        """
         app = web.Application(client_max_size=4 * MAX_BODY_BYTES)
         app.router.add_post(self.path, self._handle)
         self._released = asyncio.Event()
@@ -148,9 +161,10 @@ class SegmentSink:
             await self._runner.cleanup()
             self._runner = None
             raise
-        await web.SockSite(self._runner, listener).start()
+        await web.SockSite(self._runner, listener, ssl_context=ssl_context).start()
         shown = f"[{host}]" if family == socket.AF_INET6 else ("127.0.0.1" if host == "0.0.0.0" else host)  # noqa: S104
-        self.url = f"http://{shown}:{listener.getsockname()[1]}"
+        scheme = "https" if ssl_context is not None else "http"
+        self.url = f"{scheme}://{shown}:{listener.getsockname()[1]}"
         return self.url
 
     async def hang(self) -> None:
@@ -179,6 +193,8 @@ class SegmentSink:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:  # noqa: PLR0911 - one per rejection
         self.requests += 1
+        if request.transport is not None:
+            self._peers.add(request.transport.get_extra_info("peername"))
         if self.responder is not None:
             answer = await self.responder(request, self.requests)
             if answer is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from ssl import SSLContext
 from typing import Final, Literal
 from urllib.parse import urljoin, urlsplit
 
@@ -57,6 +58,15 @@ def batch_url(host: object, path: object) -> str:
     return url.removesuffix("/")
 
 
+def _check_ssl(context: object, http_client: object) -> None:
+    if context is None:
+        return
+    if not isinstance(context, SSLContext):
+        raise ConfigError("ssl", f"must be an ssl.SSLContext or None, not {type(context).__name__}")
+    if http_client is not None:
+        raise ConfigError("ssl", "applies to the default HTTP client; configure your http_client")
+
+
 def _check_proxy(proxy: object, http_client: object) -> None:
     if proxy is None:
         return
@@ -102,6 +112,7 @@ class Settings:
     gzip: bool = False
     clock: Clock = attrs.field(factory=LoopClock)
     proxy: str | None = None
+    ssl: SSLContext | None = None
     spool: str | os.PathLike[str] | None = None
     spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES
     url: str = attrs.field(init=False)
@@ -139,6 +150,7 @@ class Settings:
             raise ConfigError("queue_full", f'must be "drop" or "wait", not {self.queue_full!r}')
         _integer("max_in_flight", self.max_in_flight, minimum=1)
         _check_proxy(self.proxy, self.http_client)
+        _check_ssl(self.ssl, self.http_client)
         _check_spool(self.spool)
         _integer("spool_max_bytes", self.spool_max_bytes, minimum=1)
         if not isinstance(self.clock, Clock):

@@ -8,18 +8,20 @@ imported on the first request, not with the package: it is half of `import analy
 from __future__ import annotations
 
 import asyncio
+import ssl
 import urllib.request
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
 from .._core import fork
 from .._core.http_client import HTTPRequest, HTTPResponse
-from ..errors import TransportError
+from ..errors import CertificateError, TransportError
+from .trust import default_context
 
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["BODY_PREFIX", "AiohttpClient", "describe", "env_proxy", "preload"]
+__all__ = ["BODY_PREFIX", "AiohttpClient", "certificate_failure", "describe", "env_proxy", "preload"]
 
 BODY_PREFIX: Final = 4096
 """Bytes of a response body read at most, for the reason text (a 200 MB error page stays unread)."""
@@ -46,8 +48,9 @@ class AiohttpClient:
     official SDK (which uses requests).
     """
 
-    def __init__(self, proxy: str | None = None) -> None:
+    def __init__(self, proxy: str | None = None, ssl_context: ssl.SSLContext | None = None) -> None:
         self._proxy = proxy
+        self._ssl = ssl_context
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -98,6 +101,7 @@ class AiohttpClient:
                 headers=dict(request.headers),
                 allow_redirects=False,
                 proxy=self._proxy or env_proxy(request.url),
+                ssl=self._ssl or default_context() or True,
                 timeout=aiohttp.ClientTimeout(total=request.timeout),
             ) as response:
                 return HTTPResponse(
@@ -108,6 +112,9 @@ class AiohttpClient:
                 )
         except TimeoutError:
             failure = f"no response within {request.timeout:g} s"
+        except aiohttp.ClientConnectorCertificateError as exc:
+            failure = certificate_failure(exc.host, exc.port, exc.certificate_error)
+            raise CertificateError(failure) from None  # final: retrying cannot make it trusted
         except (aiohttp.ClientError, OSError) as exc:
             failure = describe(exc)
         raise TransportError(failure)  # outside the except block: no chain to aiohttp's request info
@@ -135,6 +142,15 @@ async def _body_prefix(response: aiohttp.ClientResponse) -> str | None:
     except (aiohttp.ClientError, OSError, TimeoutError):  # cut off after the status line: it stands
         return None
     return data.decode("utf-8", errors="replace")
+
+
+def certificate_failure(host: str, port: int | None, error: BaseException) -> str:
+    """One line: certificate verification, the host, OpenSSL's reason, and what to change."""
+    reason = getattr(error, "verify_message", None) or getattr(error, "reason", None) or str(error)
+    return (
+        f"certificate verification failed for {host}:{port}: {reason} (trust its CA with ssl= or "
+        "SSL_CERT_FILE; see docs/configuration.md#tls)"
+    )
 
 
 def describe(exc: BaseException) -> str:

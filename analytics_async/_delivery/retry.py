@@ -13,7 +13,7 @@ from typing import Final
 
 import attrs
 
-from ..errors import DeliveryError, HTTPStatusError, RateLimitExceededError, TransportError
+from ..errors import CertificateError, DeliveryError, HTTPStatusError, RateLimitExceededError, TransportError
 
 __all__ = [
     "Answer",
@@ -163,6 +163,8 @@ def decide(answer: Answer, attempts: Attempts, budget: RetryBudget, *, now: floa
     `now` is the clock time (for the backoff budget); `random` in [0, 1) is the backoff jitter.
     """
     outcome = answer.outcome
+    if isinstance(outcome, CertificateError):
+        return Decision(error=outcome)  # retrying cannot make the certificate trusted
     if isinstance(outcome, TransportError):
         error: DeliveryError = outcome
     else:

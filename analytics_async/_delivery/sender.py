@@ -188,8 +188,10 @@ class Sender:
         except BaseException as exc:  # a custom HTTPClient may raise anything: no answer came
             if is_our_cancellation(exc):
                 raise
-            text = str(exc) if isinstance(exc, TransportError) else f"{type(exc).__name__}: {exc}"
-            return retry.Answer(self._fresh(TransportError(text)))
+            failure = (
+                exc if isinstance(exc, TransportError) else TransportError(f"{type(exc).__name__}: {exc}")
+            )
+            return retry.Answer(self._fresh(failure))
         if self._emitter.listens("http_response"):
             self._emitter.emit(
                 "http_response",

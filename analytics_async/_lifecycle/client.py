@@ -13,6 +13,7 @@ import os
 import warnings
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from ssl import SSLContext
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar, overload
 
@@ -84,6 +85,7 @@ class Analytics:
         gzip: bool = False,
         clock: Clock | None = None,
         proxy: str | None = None,
+        ssl: SSLContext | None = None,
         spool: str | os.PathLike[str] | None = None,
         spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES,
     ) -> None:
@@ -106,6 +108,7 @@ class Analytics:
             gzip=gzip,
             clock=clock or LoopClock(),
             proxy=proxy,
+            ssl=ssl,
             spool=spool,
             spool_max_bytes=spool_max_bytes,
         )

@@ -71,7 +71,9 @@ class Runtime:
         self.ledger = Ledger(lambda: self.emitter.emit("drained", None))
         self.stage = PluginStage(self.user, self.emitter.emit)
         self._settler = Settler(self.emitter, self.counters, self.ledger, self.user, self.stage.after)
-        self._owned_http = AiohttpClient(settings.proxy) if settings.http_client is None else None
+        self._owned_http = (
+            AiohttpClient(settings.proxy, settings.ssl) if settings.http_client is None else None
+        )
         http = settings.http_client or self._owned_http
         assert http is not None
         self._tokens: TokenManager | None = None

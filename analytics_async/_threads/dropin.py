@@ -11,6 +11,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from ssl import SSLContext
 from typing import Any, Final, TextIO
 
 from .._core import fork
@@ -178,6 +179,7 @@ class Client:
         max_rate_limit_duration: float = 1800,
         *,
         spool: str | os.PathLike[str] | None = None,
+        ssl: SSLContext | None = None,
     ) -> None:
         proxy = (proxies.get("https") or proxies.get("http")) if proxies else None
         oauth = None
@@ -194,7 +196,7 @@ class Client:
                 max_queue_size=max_queue_size, oauth_settings=oauth,
                 max_total_backoff_duration=max_total_backoff_duration,
                 max_rate_limit_duration=0 if sync_mode else max_rate_limit_duration,
-                proxy=proxy, spool=spool,
+                proxy=proxy, spool=spool, ssl=ssl,
             )  # fmt: skip
         except ConfigError as exc:
             raise InvalidSettingError(exc.setting, str(exc).partition(": ")[2]) from None
