@@ -1,8 +1,9 @@
 """The package as users get it: the built wheel and sdist, checked, installed into a fresh venv.
 
 Not the editable install the rest of the suite runs against: `python -m build`, `twine check
---strict`, what each archive holds, then a venv with the wheel alone (no extras) that runs the demo
-and type-checks a user's file with mypy --strict.
+--strict`, what each archive holds, then a venv with the wheel and its required dependencies alone
+(no extras; no network: they are linked from this environment) that runs the demo and type-checks a
+user's file with mypy --strict.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 import tarfile
 import venv
 import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -56,14 +58,47 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def required_closure(wheel: Path) -> set[str]:
+    """The distributions the wheel requires without extras, and theirs, as installed here."""
+    from packaging.requirements import Requirement  # noqa: PLC0415 - the build tools bring it
+
+    with zipfile.ZipFile(wheel) as archive:
+        [meta] = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        requires = [line.split(":", 1)[1].strip() for line in archive.read(meta).decode().splitlines()
+                    if line.startswith("Requires-Dist:")]  # fmt: skip
+    seen: set[str] = set()
+    while requires:
+        requirement = Requirement(requires.pop())
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+            continue
+        name = requirement.name.lower().replace("_", "-")
+        if name not in seen:
+            seen.add(name)
+            requires.extend(metadata.distribution(name).requires or [])
+    return seen
+
+
 @pytest.fixture(scope="module")
 def installed(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh venv holding the wheel and its required dependencies only; its python."""
+    """A fresh venv holding the wheel and exactly its required dependencies (no extras); its python.
+
+    No network: the dependencies are the ones installed here, linked into a directory of their own
+    (only those the wheel's metadata requires, recursively) that the venv reads through a .pth file.
+    """
+    [wheel] = dist.glob("*.whl")
     home = tmp_path_factory.mktemp("venv")
     venv.create(home, with_pip=True)
     python = home / "bin" / "python"
-    [wheel] = dist.glob("*.whl")
-    run(python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", wheel)
+    run(python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps", "--no-index",
+        wheel)  # fmt: skip
+    deps = tmp_path_factory.mktemp("deps")
+    for name in required_closure(wheel):
+        for file in metadata.distribution(name).files or []:
+            top = file.parts[0]
+            if not (deps / top).exists() and top != ".." and not top.endswith(".pth"):
+                (deps / top).symlink_to(Path(str(file.locate())).parents[len(file.parts) - 1] / top)
+    site = run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))").stdout.strip()
+    (Path(site) / "required_deps.pth").write_text(f"{deps}\n")
     return python
 
 
@@ -127,3 +162,11 @@ def test_a_users_file_type_checks_against_the_installed_wheel(installed: Path, t
     )  # fmt: skip
     assert failed.returncode == 1, failed.stdout  # the types are really read: a wrong one is caught
     assert "Incompatible types in assignment" in failed.stdout
+
+
+def test_the_venv_has_no_extras(installed: Path) -> None:
+    """Only the required dependencies are importable there: the extras' packages are not."""
+    code = (
+        "import importlib.util as u; print([m for m in ('jwt', 'opentelemetry', 'pytest') if u.find_spec(m)])"
+    )
+    assert run(installed, "-c", code, cwd=installed.parent).stdout.strip() == "[]"
