@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
+from aiohttp import web
+
+from analytics_async.testing import SegmentSink
 
 pytestmark = pytest.mark.slow
 
@@ -237,6 +242,78 @@ def test_e2e_cli_runs_a_harness_scenario(cli_sink: RunningSink) -> None:
     assert "alias=1, group=1, identify=1, page=1, track=1" in out
 
 
+async def e2e_against(sink: SegmentSink, config: dict[str, object], *sequences: list[dict[str, object]]
+                      ) -> dict[str, object]:  # fmt: skip
+    """Run e2e-cli against the in-process `sink` (so its batches can be counted); the result line."""
+    spec = {"writeKey": "k", "apiHost": sink.url, "config": config,
+            "sequences": [{"delayMs": 0, "events": events} for events in sequences]}  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        *CLI, "e2e-cli", "--input", json.dumps(spec), stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0
+    parsed: dict[str, object] = json.loads(out.decode().strip().splitlines()[-1])
+    return parsed
+
+
+def track(i: int, **fields: object) -> dict[str, object]:
+    return {"type": "track", "userId": "u", "event": f"E{i}", **fields}
+
+
+@pytest.mark.parametrize(("flush_at", "events", "sizes"), [(1, 4, [1, 1, 1, 1]), (3, 7, [3, 3, 1])])
+async def test_e2e_cli_batches_hold_at_most_flush_at(
+    sink: SegmentSink, flush_at: int, events: int, sizes: list[int]
+) -> None:
+    """The events of a sequence are an app's separate calls: batches of at most flushAt.
+
+    As the official SDKs send them (before: one batch of 4 for flushAt 1, one of 7 for flushAt 3).
+    """
+    result = await e2e_against(sink, {"flushAt": flush_at}, [track(i) for i in range(events)])
+    assert [len(batch.events) for batch in sink.batches] == sizes
+    assert result == {"success": True, "sentBatches": len(sizes)}
+
+
+async def test_e2e_cli_sends_every_valid_event_around_an_invalid_one(sink: SegmentSink) -> None:
+    """One event without ids among valid ones: the valid ones are all delivered, the invalid one named."""
+    first: list[dict[str, object]] = [track(0), {"type": "track", "event": "No ids"}, track(2)]
+    result = await e2e_against(sink, {"flushAt": 10}, first, [track(3)])
+    assert sorted(e["event"] for e in sink.events) == ["E0", "E2", "E3"]
+    assert result["success"] is False
+    assert result["sentBatches"] == len(sink.batches)
+    assert str(result["error"]).startswith("event 2 is invalid: user_id: user_id or anonymous_id is required")
+    assert "_" + "InputError" not in str(result["error"])
+
+
+async def test_e2e_cli_counts_only_batches_the_server_accepted(sink: SegmentSink) -> None:
+    """Every batch refused with a 400: sentBatches 0, the failure's reason in error."""
+
+    async def refuse(request: web.Request, n: int) -> web.StreamResponse:
+        await request.read()
+        return web.Response(status=400)
+
+    sink.responder = refuse
+    result = await e2e_against(sink, {"flushAt": 1, "maxRetries": 0}, [track(0), track(1)])
+    assert (result["success"], result["sentBatches"]) == (False, 0)
+    assert str(result["error"]).startswith("HTTPStatusError: [400]")
+
+
+async def test_e2e_cli_timeout_bounds_the_whole_run(sink: SegmentSink) -> None:
+    """config.timeout alone against a server that never answers: the run ends after about that long.
+
+    It is each request's timeout and the closing flush's deadline: not 75 s of retries.
+    """
+
+    async def hang(request: web.Request, n: int) -> None:
+        await sink.hang()
+
+    sink.responder = hang
+    started = time.monotonic()
+    result = await e2e_against(sink, {"timeout": 1}, [track(0)])
+    assert time.monotonic() - started < 15
+    assert result["success"] is False
+    assert "FlushTimeoutError" in str(result["error"])
+
+
 def test_e2e_cli_reports_failures_and_bad_input() -> None:
     """A dead host, an invalid event, or input that is not JSON: success false with the error, exit 0."""
     dead = e2e({"writeKey": "k", "apiHost": "http://127.0.0.1:9", "config": {"maxRetries": 0},
@@ -247,5 +324,7 @@ def test_e2e_cli_reports_failures_and_bad_input() -> None:
         {"writeKey": "k", "apiHost": "http://127.0.0.1:9", "sequences": [{"events": [{"type": "track"}]}]}
     )
     assert invalid["success"] is False
-    assert "ValidationError" in str(invalid["error"])
-    assert e2e("{not json")["success"] is False
+    assert str(invalid["error"]) == "event 1 is invalid: event: must be a non-empty str, not NoneType"
+    not_json = e2e("{not json")
+    assert not_json["success"] is False
+    assert str(not_json["error"]).startswith("invalid input: --input is not JSON")
