@@ -89,6 +89,24 @@ def test_a_burst_from_threads_is_held_back_not_dropped(
     assert (results.count(True), failures) == (1000, [])
 
 
+def test_a_loop_blocked_by_a_callback_delays_callers_once_and_drops_nothing(
+    threaded_sink: SegmentSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loop thread blocked 50 ms while a thread calls 300 times (lead 10): no call refused.
+
+    A wait that runs out while no event waits for room means the loop, not the queue, is behind:
+    callers stop waiting for it until it drains again, and every event is still delivered.
+    """
+    monkeypatch.setattr(threadcall, "MAX_WAIT", 0.005)
+    client = Client("wk", host=threaded_sink.url, max_queue_size=100)
+    assert client.track("u", "first")[0] is True
+    client._thread.loop.call_soon_threadsafe(time.sleep, 0.05)  # a callback that blocks the loop
+    results = [client.track("u", "E", {"i": i})[0] for i in range(300)]
+    client.shutdown(timeout=5)
+    assert results == [True] * 300
+    assert len({e["messageId"] for e in threaded_sink.events}) == 301
+
+
 def test_a_queue_that_stays_full_drops_after_the_wait_and_says_so(
     threaded_sink: SegmentSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -87,16 +87,20 @@ class Handoff:
         # `lead` (no wait); one that runs after it sets the event (every put is followed by a drain).
         self._taken.clear()
         if len(self._items) >= self._lead and not self._taken.wait(self._max_wait):
-            if self.stalled:
-                self._blocked = True
-            else:
+            if self._waiting is not None and not self.stalled:  # the queue stayed full
                 self.stalled = True
                 self.loop.call_soon_threadsafe(self.drain)  # take what waits behind the waiting item
+            else:  # the loop itself took nothing (blocked by a callback): no caller waits for it
+                self._blocked = True
 
     def drain(self) -> None:
         """Deliver the items handed over so far, unless one waits for room. In the loop's thread."""
         self._loop_thread = threading.get_ident()
         self._scheduled = False  # before popping: an item appended from now on schedules a new drain
+        if self.stalled and self._waiting is None:
+            # A caller's wait ran out just as `_resume` ended the stall (it sets the flag from its
+            # own thread): with no item waiting for room, the queue is not known to be full.
+            self.stalled = False
         items = self._items
         while items and (self._waiting is None or self.stalled):
             self._take(*items.popleft())
