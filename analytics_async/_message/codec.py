@@ -73,8 +73,10 @@ def _convert(obj: Any) -> Any:  # noqa: PLR0911 - one return per supported type
 
 
 def _key(key: object, path: str) -> str:
-    if isinstance(key, str):
+    if type(key) is str:
         return key
+    if isinstance(key, str):  # a subclass: its own __str__, __hash__ or __eq__ are never called
+        return str.__str__(key)
     if key is None or isinstance(key, bool):
         return json.dumps(key)
     if isinstance(key, int | float):
@@ -108,14 +110,16 @@ def _integer(value: int, path: str) -> int:
 
 def _normalize(obj: Any, path: str, seen: set[int], depth: int = 0) -> Any:  # noqa: PLR0911
     """Walk `obj` and return a JSON-native copy, or raise ValidationError naming the path."""
+    # Subclasses of str, int and float are read through the base type's own methods: their
+    # overridden dunders (which may raise) are never called, as orjson never calls them either.
     if obj is None or isinstance(obj, bool):
         return obj
     if isinstance(obj, str):
-        return _text(obj, path)
+        return _text(obj if type(obj) is str else str.__str__(obj), path)
     if isinstance(obj, int):
-        return _integer(obj, path)
+        return _integer(obj if type(obj) is int else int.__int__(obj), path)
     if isinstance(obj, float):
-        return _finite(obj)
+        return _finite(obj if type(obj) is float else float.__float__(obj))
     if depth >= MAX_DEPTH:
         raise ValidationError(path, f"is nested more than {MAX_DEPTH} levels deep")
     if isinstance(obj, Mapping | list | tuple):
@@ -125,7 +129,11 @@ def _normalize(obj: Any, path: str, seen: set[int], depth: int = 0) -> Any:  # n
         try:
             if isinstance(obj, Mapping):
                 return _normalize_mapping(obj, path, seen, depth)
-            return [_normalize(v, f"{path}.{i}", seen, depth + 1) for i, v in enumerate(obj)]
+            try:  # a subclass through the base type's iterator, as orjson reads it
+                values = list(list.__iter__(obj)) if isinstance(obj, list) else list(tuple.__iter__(obj))
+            except Exception:  # noqa: BLE001 - a user sequence may raise anything while being read
+                raise ValidationError(path, f"could not be read (a {type(obj).__name__} raised)") from None
+            return [_normalize(v, f"{path}.{i}", seen, depth + 1) for i, v in enumerate(values)]
         finally:
             seen.discard(id(obj))
     try:
@@ -136,8 +144,8 @@ def _normalize(obj: Any, path: str, seen: set[int], depth: int = 0) -> Any:  # n
 
 
 def _normalize_mapping(obj: Mapping[Any, Any], path: str, seen: set[int], depth: int) -> dict[str, Any]:
-    try:
-        items = list(obj.items())
+    try:  # a dict subclass through dict's own items, as orjson reads it
+        items = list(dict.items(obj)) if isinstance(obj, dict) else list(obj.items())
     except Exception:  # noqa: BLE001 - a user Mapping may raise anything while being read
         raise ValidationError(path, f"could not be read (a {type(obj).__name__} raised)") from None
     out: dict[str, Any] = {}
@@ -163,7 +171,7 @@ def stdlib_dumps(message: Mapping[str, Any]) -> bytes:
     """Serialize a message with the standard library (the fallback backend)."""
     try:
         return _std_encode(message).encode()
-    except (TypeError, ValueError, OverflowError, RecursionError):  # UnicodeEncodeError is a ValueError
+    except Exception:  # noqa: BLE001 - anything a user value raised: the precise path names it or copes
         return _std_encode(_normalize_message(message)).encode()
 
 
