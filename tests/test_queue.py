@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from aiohttp import web
 
-from analytics_async import Analytics, ErrorEvent, QueueFullError
+from analytics_async import Analytics, Context, ErrorEvent, QueueFullError, SimplePlugin
+from analytics_async._delivery.batch import Batch
+from analytics_async._delivery.event_queue import EventQueue
+from analytics_async._message.context import Envelope
 from analytics_async.testing import SegmentSink, idle
 
 from .conftest import MakeAnalytics
@@ -81,3 +85,70 @@ async def test_close_deadline_releases_calls_waiting_for_room(sink: SegmentSink)
     assert len(errors) == 30
     stats = analytics.stats()
     assert stats.accepted == stats.failed["FlushTimeoutError"] == 30
+
+
+@pytest.mark.parametrize("plugins", [False, True], ids=["no-plugins", "enrichment-plugin"])
+async def test_a_waiter_cancelled_after_its_wake_up_passes_it_on(
+    sink: SegmentSink, monkeypatch: pytest.MonkeyPatch, plugins: bool
+) -> None:
+    """queue_full="wait": the call woken for room is cancelled before it resumes; the next one gets in.
+
+    Cancelled exactly between the wake-up and the resumption (in the step that wakes it). Before,
+    the wake-up was lost with it: the next waiter slept beside an empty queue and flush() hung
+    (accepted=21, delivered=20, queue_depth=0).
+    """
+    release = asyncio.Event()
+
+    async def held(request: web.Request, n: int) -> None:
+        await release.wait()
+
+    sink.responder = held
+    analytics = Analytics(
+        write_key="k", host=sink.url, flush_at=1, max_in_flight=1, max_queue_size=1, queue_full="wait"
+    )
+    if plugins:
+
+        async def enrich(ctx: Context) -> Context:
+            return ctx
+
+        await analytics.register(SimplePlugin(name="enrich", type="enrichment", hook=enrich))
+    producers = [
+        asyncio.create_task(analytics.track(event=f"E{i}", user_id="u", properties=BIG)) for i in range(30)
+    ]
+    await idle()
+    victims: list[asyncio.Task[Context]] = []
+    wake = EventQueue._wake_putter
+
+    def wake_then_cancel(queue: EventQueue) -> None:
+        wake(queue)
+        waiting = [p for p in producers if not p.done()]
+        if not victims and len(waiting) == 2:  # the last wake-up but one: cancel its waiter first
+            victims.append(waiting[0])
+            victims[0].cancel()
+
+    monkeypatch.setattr(EventQueue, "_wake_putter", wake_then_cancel)
+    release.set()
+    await asyncio.wait_for(analytics.flush(), 10)
+    results = await asyncio.gather(*producers, return_exceptions=True)
+    assert [type(r) for r in results if isinstance(r, BaseException)] == [asyncio.CancelledError]
+    stats = analytics.stats()
+    assert (stats.accepted, stats.delivered, stats.queue_depth) == (29, 29, 0)
+    assert len({e["event"] for e in sink.events}) == 29
+    await analytics.flush(close=True, timeout=5)
+
+
+async def test_event_queue_hands_a_cancelled_wake_up_to_the_next_waiter() -> None:
+    """The queue itself: two waiters, room for one; the woken one is cancelled; the other gets in."""
+    queue = EventQueue(maxsize=1)
+    assert queue.put_nowait(Envelope(Context({}), b"x", None, "track"))
+    first = asyncio.create_task(queue.put(Envelope(Context({}), b"a", None, "track")))
+    second = asyncio.create_task(queue.put(Envelope(Context({}), b"b", None, "track")))
+    await idle()
+    batch = Batch(10, 10_000, 0.0)
+    queue.take_into(batch)  # room for one: wakes `first`
+    first.cancel()  # ... before it resumes
+    await idle()
+    assert first.cancelled()
+    assert second.done()
+    assert second.result() is True
+    assert len(queue) == 1

@@ -49,6 +49,12 @@ class EventQueue:
             self._putters.append(fut)
             try:
                 await fut
+            except BaseException:
+                if fut.done() and not fut.cancelled():
+                    # Woken for room, then cancelled before it could take it: hand the wake-up on
+                    # (as asyncio.Semaphore does), or the next waiter sleeps beside an empty queue.
+                    self._wake_putter()
+                raise
             finally:
                 if fut in self._putters:
                     self._putters.remove(fut)
