@@ -19,6 +19,7 @@ from analytics_async import (
     HTTPResponse,
     TransportError,
 )
+from analytics_async._delivery import aiohttp_client
 from analytics_async.testing import FakeClock, RecordingClient, SegmentSink
 
 from .conftest import MakeAnalytics
@@ -75,6 +76,41 @@ async def test_cut_off_200_counts_as_delivered(make_analytics: MakeAnalytics, si
     await asyncio.wait_for(analytics.flush(), 10)
     assert await ctx.delivered(timeout=0) is True
     assert sink.requests == 1
+
+
+@pytest.mark.parametrize("status", [200, 202])
+@pytest.mark.parametrize("body", ["stalls", "resets", "garbage"])
+async def test_a_2xx_status_line_decides_whatever_the_body_does(
+    make_analytics: MakeAnalytics, sink: SegmentSink, monkeypatch: pytest.MonkeyPatch, status: int, body: str
+) -> None:
+    """2xx headers, then a body that never comes, a reset, or bytes that are not JSON: delivered, once.
+
+    Before, a stalled body ran into http_request_timeout, counted as a transport failure, and the
+    batch was sent again (2 requests within 3 s, still unsettled).
+    """
+    monkeypatch.setattr(aiohttp_client, "BODY_WAIT", 0.01)
+
+    async def answer(request: web.Request, n: int) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(status=status)
+        response.content_length = 64
+        await response.prepare(request)
+        assert request.transport is not None
+        if body == "stalls":
+            await sink.hang()
+        elif body == "resets":
+            request.transport.abort()
+        else:
+            await response.write(b"\xff\xfe<html>not json")
+            await sink.hang()
+        return response
+
+    sink.responder = answer
+    analytics = make_analytics(max_retries=3, http_request_timeout=5)
+    ctx = await analytics.track(event="E", user_id="u")
+    await asyncio.wait_for(analytics.flush(), 4)  # well before the request timeout
+    assert await ctx.delivered(timeout=0) is True
+    assert (sink.requests, analytics.stats().retries) == (1, 0)
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = ["BODY_PREFIX", "AiohttpClient", "certificate_failure", "describe", "env_proxy", "preload"]
 
+BODY_WAIT: Final = 1.0
+"""Seconds the body of an answer is waited for once its status line arrived (the status decides)."""
 BODY_PREFIX: Final = 4096
 """Bytes of a response body read at most, for the reason text (a 200 MB error page stays unread)."""
 
@@ -134,12 +136,17 @@ class AiohttpClient:
 
 
 async def _body_prefix(response: aiohttp.ClientResponse) -> str | None:
-    """The first `BODY_PREFIX` bytes of the body as text; None if it could not be read."""
+    """The first `BODY_PREFIX` bytes of the body as text; None if it could not be read in time.
+
+    Once the status line has arrived the answer stands: a body that stalls (at most `BODY_WAIT`
+    seconds), is cut off, or is garbage cannot turn an accepted batch into a failure.
+    """
     import aiohttp  # noqa: PLC0415
 
     try:
-        data = await response.content.read(BODY_PREFIX)
-    except (aiohttp.ClientError, OSError, TimeoutError):  # cut off after the status line: it stands
+        async with asyncio.timeout(BODY_WAIT):
+            data = await response.content.read(BODY_PREFIX)
+    except (aiohttp.ClientError, OSError, TimeoutError, ValueError):  # cut off after the status line
         return None
     return data.decode("utf-8", errors="replace")
 

@@ -34,6 +34,9 @@ __all__ = ["Sender"]
 
 logger = logging.getLogger("analytics_async")
 
+CLIENT_GRACE = 1.0
+"""Seconds past `http_request_timeout` before an attempt is cut off whatever the HTTPClient does."""
+
 E = TypeVar("E", bound=AnalyticsError)
 
 USER_AGENT: Final = f"analytics-async/{__version__}"
@@ -179,9 +182,13 @@ class Sender:
         return HTTPRequest(settings.url, "POST", headers, body, settings.http_request_timeout)
 
     async def _attempt(self, request: HTTPRequest) -> retry.Answer:
-        """One HTTP attempt, bounded by the request timeout whatever the client does."""
+        """One HTTP attempt, bounded by the request timeout whatever the client does.
+
+        With a grace second: a client that keeps its own timeout (the default one does) answers
+        first, so an answer whose status line came just in time is not cut off as "no response".
+        """
         try:
-            async with asyncio.timeout(request.timeout):
+            async with asyncio.timeout(request.timeout + CLIENT_GRACE):
                 response = await self._http.send(request)
         except TimeoutError:
             return retry.Answer(TransportError(f"no response within {request.timeout:g} s"))
