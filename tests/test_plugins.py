@@ -17,7 +17,7 @@ from analytics_async import (
     PluginType,
     SimplePlugin,
 )
-from analytics_async.testing import SegmentSink, idle
+from analytics_async.testing import RecordingClient, SegmentSink, idle
 
 from .conftest import MakeAnalytics
 
@@ -451,3 +451,24 @@ async def test_segment_io_routing_with_and_without_plugins(
     assert got == [None]
     stats = analytics.stats()
     assert (stats.accepted, stats.delivered, stats.unsettled) == (1, 1, 0)
+
+
+@pytest.mark.parametrize("kind", ["before", "enrichment"])
+async def test_in_place_edits_of_nested_dicts_never_reach_the_callers_dicts(kind: str) -> None:
+    """`ctx.event["properties"]["cart"]["total"] = 0` in a plugin: sent so, the caller's dict untouched."""
+
+    async def zero(ctx: Context) -> Context:
+        ctx.event["properties"]["cart"]["total"] = 0
+        ctx.event["properties"]["cart"]["items"].append("added")
+        return ctx
+
+    http = RecordingClient()
+    analytics = Analytics(write_key="k", http_client=http)
+    await analytics.register(SimplePlugin(name="zero", type=kind, hook=zero))  # type: ignore[arg-type]
+    cart = {"total": 39.95, "items": ["hat"]}
+    properties = {"cart": cart}
+    await analytics.track(event="Order Completed", user_id="u", properties=properties)
+    await analytics.flush(close=True, timeout=5)
+    assert http.events[0]["properties"] == {"cart": {"total": 0, "items": ["hat", "added"]}}
+    assert properties == {"cart": {"total": 39.95, "items": ["hat"]}}
+    assert cart == {"total": 39.95, "items": ["hat"]}

@@ -18,7 +18,15 @@ from .._core.settings import Settings
 from .._core.stats import Counters
 from .._delivery.pipeline import Pipeline
 from .._message.build import serialize
-from .._message.context import Callback, Context, Envelope, context_of_payload, is_settled
+from .._message.context import (
+    Callback,
+    Context,
+    Envelope,
+    context_of_payload,
+    is_parsed,
+    is_settled,
+    payload_of,
+)
 from ..errors import ClosedError, DeliveryError, QueueFullError
 from .ledger import Ledger
 from .plugin import SEGMENT_IO, sends_to_segment
@@ -162,9 +170,10 @@ class Intake:
         if not self.stage.active:
             placed = self._queue(pipeline, message, callback, payload, handed_over=True, wait=True)
             return None if isinstance(placed, Context) else placed
-        envelope = Envelope(Context(message), b"", callback, message["type"], handed_over=True)
+        # The plugins' view is parsed from the JSON, as in `_accept_waiting`.
+        envelope = Envelope(context_of_payload(payload), b"", callback, message["type"], handed_over=True)
         self._open(envelope)
-        pipeline.loop.create_task(self._through_stage(pipeline, envelope))
+        pipeline.loop.create_task(self._through_stage(pipeline, envelope, message.get("integrations")))
         return None
 
     async def _accept_waiting(
@@ -181,9 +190,13 @@ class Intake:
         if pipeline is None or pipeline.loop is not asyncio.get_running_loop():
             pipeline = self._loops.bind()
         if self.stage.active:
-            envelope = Envelope(Context(message), b"", callback, message["type"])
+            # The plugins see the event parsed back from its JSON (once, when a plugin reads it): an
+            # in-place edit of a nested dict (`ctx.event["properties"]["cart"]["total"] = 0`) never
+            # reaches the caller's own dicts, which the message shares. No cost without plugins.
+            view = context_of_payload(serialize(message) if payload is None else payload)
+            envelope = Envelope(view, b"", callback, message["type"])
             self._open(envelope)  # a flush waits for events inside plugins
-            return await self._through_stage(pipeline, envelope)
+            return await self._through_stage(pipeline, envelope, message.get("integrations"))
         result = self._queue(pipeline, message, callback, payload)
         return result if isinstance(result, Context) else await result
 
@@ -238,13 +251,20 @@ class Intake:
         if self._observers:
             envelope.accepted_at = self.settings.clock.time()
 
-    async def _through_stage(self, pipeline: Pipeline, envelope: Envelope) -> Context:
-        """Before and enrichment plugins run in the caller's task, ended by a closing deadline."""
+    async def _through_stage(
+        self, pipeline: Pipeline, envelope: Envelope, integrations: object = None
+    ) -> Context:
+        """Before and enrichment plugins run in the caller's task, ended by a closing deadline.
+
+        `integrations`: the message's, for routing when no plugin read the event (not parsed then).
+        """
         try:
-            ctx = await self.stage.run(envelope.ctx)
-            if ctx is None or is_settled(envelope.ctx):
-                return envelope.ctx  # a closing flush ran out of time while the plugins ran
-            envelope.payload = serialize(ctx.event)
+            view = envelope.ctx
+            ctx = await self.stage.run(view, envelope.kind)
+            if ctx is None or is_settled(view):
+                return view  # a closing flush ran out of time while the plugins ran
+            untouched = ctx is view and not is_parsed(view)  # no plugin read the event: JSON as it was
+            envelope.payload = payload_of(view) if untouched else serialize(ctx.event)
         except BeforeFailed as failed:
             self._settler.failed((envelope,), failed.reason)
             return envelope.ctx
@@ -254,7 +274,7 @@ class Intake:
                 return envelope.ctx  # reported as its failure: no caller here to raise to
             raise
         envelope.ctx = ctx
-        to_segment, destinations = self.stage.route(ctx)
+        to_segment, destinations = self.stage.route(ctx, integrations if untouched else None)
         envelope.work = self.stage.start_destinations(ctx, destinations)
         envelope.after = self.stage.has_after
         placed = self._place(pipeline, envelope, to_segment)

@@ -19,7 +19,7 @@ import attrs
 
 from .._core import fork
 from .._core.user import UserWork, is_our_cancellation
-from .._message.context import Context
+from .._message.context import Context, is_parsed
 from ..errors import DeliveryError
 from .plugin import PLUGIN_TYPES, SEGMENT_IO, Plugin, PluginType, maybe_await, routed, sends_to_segment
 
@@ -146,7 +146,7 @@ class PluginStage:
 
     # -- the stages ----------------------------------------------------------------------------
 
-    async def run(self, ctx: Context) -> Context | None:
+    async def run(self, ctx: Context, kind: str | None = None) -> Context | None:
         """`enter(ctx)` in the caller's task; None if a closing deadline ended it (`interrupt`).
 
         The stage runs in an `asyncio.timeout` scope with no deadline of its own, which `interrupt`
@@ -162,7 +162,7 @@ class PluginStage:
         self._running.add(entry)
         try:
             async with scope:
-                return await self.enter(ctx)
+                return await self.enter(ctx, kind)
         except TimeoutError:
             if scope.expired():
                 return None
@@ -180,7 +180,7 @@ class PluginStage:
         if scopes:
             loop.call_soon(_expire, scopes)
 
-    async def enter(self, ctx: Context) -> Context:
+    async def enter(self, ctx: Context, kind: str | None = None) -> Context:
         """Wait for registrations in flight, run `before` then `enrichment`; return the Context to send.
 
         Raises:
@@ -192,7 +192,7 @@ class PluginStage:
         staged = sorted((p for p in self._plugins if p.type in ("before", "enrichment")), key=_after_before)
         for plugin in staged:
             try:
-                ctx = await self._call(plugin, ctx)
+                ctx = await self._call(plugin, ctx, kind)
             except BaseException as exc:
                 if is_our_cancellation(exc):
                     raise
@@ -203,8 +203,11 @@ class PluginStage:
         return ctx
 
     @staticmethod
-    async def _call(plugin: Plugin, ctx: Context) -> Context:
-        hook = getattr(plugin, ctx.event.get("type", ""), None)
+    async def _call(plugin: Plugin, ctx: Context, kind: str | None = None) -> Context:
+        # The event's type without parsing its JSON while no plugin has read it (`kind`: the call's)
+        if kind is None or is_parsed(ctx):
+            kind = ctx.event.get("type", "")
+        hook = getattr(plugin, kind, None)
         if hook is None:
             return ctx
         ctx.log("debug", "plugin", {"plugin": plugin.name})
@@ -219,9 +222,13 @@ class PluginStage:
         ctx.log("error", "plugin Error", {"plugin": plugin.name, "error": repr(exc)})
         logger.warning("analytics_async: %s plugin %r failed; skipped", stage, plugin.name, exc_info=exc)
 
-    def route(self, ctx: Context) -> tuple[bool, list[Plugin]]:
-        """Whether the Tracking API gets the event, and which destinations do (after enrichment)."""
-        integrations = ctx.event.get("integrations")
+    def route(self, ctx: Context, integrations: object = None) -> tuple[bool, list[Plugin]]:
+        """Whether the Tracking API gets the event, and which destinations do (after enrichment).
+
+        `integrations`: the event's, when known without reading `ctx.event` (which would parse it).
+        """
+        if integrations is None:
+            integrations = ctx.event.get("integrations")
         if not isinstance(integrations, Mapping):
             integrations = {}
         destinations = [

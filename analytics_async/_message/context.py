@@ -20,7 +20,9 @@ __all__ = [
     "FailedDelivery",
     "LogLine",
     "context_of_payload",
+    "is_parsed",
     "is_settled",
+    "payload_of",
     "settle",
 ]
 
@@ -194,6 +196,17 @@ def context_of_payload(payload: bytes) -> Context:
     ctx._id = ctx._failed = ctx._waiters = ctx._logs = None  # noqa: SLF001
     ctx._settled = False  # noqa: SLF001
     return ctx
+
+
+def is_parsed(ctx: Context) -> bool:
+    """Whether `ctx.event` has been read (or set): its JSON may no longer match it."""
+    return ctx._event is not None  # noqa: SLF001 - the Context's own module-level helper
+
+
+def payload_of(ctx: Context) -> bytes:
+    """The JSON a Context of `context_of_payload` holds (while not `is_parsed`)."""
+    assert ctx._payload is not None  # noqa: SLF001
+    return ctx._payload  # noqa: SLF001
 
 
 def is_settled(ctx: Context) -> bool:
