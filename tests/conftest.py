@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from analytics_async import Analytics
 from analytics_async.testing import FakeClock, SegmentSink
 
 MakeAnalytics = Callable[..., Analytics]
+
+# Property tests (tests/test_properties.py): quick by default, thorough in CI (.ci/run sets the profile).
+settings.register_profile("default", max_examples=60, deadline=None)
+settings.register_profile("ci", max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(autouse=True)
