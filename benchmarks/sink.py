@@ -1,6 +1,7 @@
 """A fast counting sink for the benchmarks, run as its own process so its CPU is not the client's.
 
-POST /v1/batch counts events and duplicate messageIds; GET /stats reports; POST /reset clears.
+POST /v1/batch counts events and duplicate messageIds; GET /stats reports; POST /reset clears;
+POST /mode/NAME injects a fault (see MODES) until the next mode.
 Prints `listening <url>` once ready.
 """
 
@@ -13,6 +14,10 @@ import gzip
 import orjson
 from aiohttp import web
 
+MODES = ("ok", "503", "reset", "429", "hang", "lost")
+"""Faults for benchmarks/soak.py (POST /mode/NAME): answer 503; reset the connection before reading;
+429 with Retry-After: 2; accept and never answer; record the events, then answer 500 (a lost response)."""
+
 
 class Counts:
     def __init__(self) -> None:
@@ -23,10 +28,24 @@ class Counts:
         self.events = 0
         self.ids: set[str] = set()
         self.duplicates = 0
+        self.mode = "ok"
+        self.lost = 0  # events recorded under "lost": the client was told 500 and sends them again
 
 
 def make_app(counts: Counts) -> web.Application:
-    async def batch(request: web.Request) -> web.Response:
+    async def batch(request: web.Request) -> web.StreamResponse:
+        mode = counts.mode
+        if mode == "503":
+            return web.Response(status=503)
+        if mode == "429":
+            return web.Response(status=429, headers={"Retry-After": "2"})
+        if mode == "reset" and request.transport is not None:
+            request.transport.abort()
+            return web.Response(status=500)
+        if mode == "hang":
+            while counts.mode == "hang":  # noqa: ASYNC110 - polled: the mode is plain state
+                await asyncio.sleep(0.05)
+            return web.Response(status=503)
         raw = await request.read()
         if request.headers.get("Content-Encoding") == "gzip" and raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
@@ -39,22 +58,33 @@ def make_app(counts: Counts) -> web.Application:
                 counts.duplicates += 1
             else:
                 counts.ids.add(message_id)
+        if mode == "lost":
+            counts.lost += len(body["batch"])
+            return web.Response(status=500)
         return web.Response(body=b'{"success":true}', content_type="application/json")
 
     async def stats(request: web.Request) -> web.Response:
         return web.json_response(
             {"requests": counts.requests, "events": counts.events, "unique": len(counts.ids),
-             "duplicates": counts.duplicates}
+             "duplicates": counts.duplicates, "lost": counts.lost}
         )  # fmt: skip
 
     async def reset(request: web.Request) -> web.Response:
         counts.reset()
         return web.json_response({"ok": True})
 
+    async def mode(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in MODES:
+            return web.json_response({"error": f"mode must be one of {MODES}"}, status=400)
+        counts.mode = name
+        return web.json_response({"mode": name})
+
     app = web.Application(client_max_size=8 * 1024 * 1024)
     app.router.add_post("/v1/batch", batch)
     app.router.add_get("/stats", stats)
     app.router.add_post("/reset", reset)
+    app.router.add_post("/mode/{name}", mode)
     return app
 
 
