@@ -125,3 +125,14 @@ async def serve_40_requests(argv: list[str], port: int, env: dict[str, str], set
         process.send_signal(signal.SIGTERM)
         output, _ = await asyncio.wait_for(process.communicate(), 30)
     return output
+
+
+def hold_answers(sink: SegmentSink) -> asyncio.Event:
+    """Make `sink` hold every request unanswered until the returned event is set."""
+    release = asyncio.Event()
+
+    async def held(request: web.Request, n: int) -> None:
+        await release.wait()
+
+    sink.responder = held
+    return release

@@ -11,7 +11,7 @@ from analytics_async import Analytics, ClosedError, Context, ErrorEvent, FlushTi
 from analytics_async.testing import FakeClock, SegmentSink, idle
 
 from .conftest import MakeAnalytics
-from .helpers import eventually, our_tasks
+from .helpers import eventually, hold_answers, our_tasks
 
 
 async def test_flush_sends_partial_batches_at_once(
@@ -111,12 +111,7 @@ async def test_close_timeout_against_hanging_server(sink: SegmentSink, clock: Fa
 
 async def test_plain_flush_timeout_lets_work_continue(sink: SegmentSink, clock: FakeClock) -> None:
     """A flush without close returns at its timeout; the event is still delivered afterwards."""
-    release = asyncio.Event()
-
-    async def held(request: web.Request, n: int) -> None:
-        await release.wait()
-
-    sink.responder = held
+    release = hold_answers(sink)
     analytics = Analytics(write_key="k", host=sink.url, clock=clock)
     ctx = await analytics.track(event="E", user_id="u")
     flushing = asyncio.create_task(analytics.flush(timeout=1))

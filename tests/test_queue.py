@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from aiohttp import web
 
 from analytics_async import Analytics, Context, ErrorEvent, QueueFullError, SimplePlugin
 from analytics_async._delivery.batch import Batch
@@ -14,6 +13,7 @@ from analytics_async._message.context import Envelope
 from analytics_async.testing import SegmentSink, idle
 
 from .conftest import MakeAnalytics
+from .helpers import hold_answers
 
 BIG = {"pad": "x" * 30_000}
 """Properties of an event of about 30 KB: a batch holds at most 16, so a lingering batch fills up."""
@@ -23,12 +23,7 @@ async def test_drop_policy_reports_each_dropped_event(
     make_analytics: MakeAnalytics, sink: SegmentSink
 ) -> None:
     """With a full queue and queue_full="drop", new events fail with QueueFullError, reported."""
-    release = asyncio.Event()
-
-    async def held(request: web.Request, n: int) -> None:
-        await release.wait()
-
-    sink.responder = held
+    release = hold_answers(sink)
     analytics = make_analytics(flush_at=1, max_in_flight=1, max_queue_size=5)
     errors: list[ErrorEvent] = []
     analytics.on("error", errors.append)
@@ -61,12 +56,7 @@ async def test_wait_policy_delivers_a_tight_loop(make_analytics: MakeAnalytics, 
 
 async def test_close_deadline_releases_calls_waiting_for_room(sink: SegmentSink) -> None:
     """Calls blocked by queue_full="wait" return when a closing flush runs out of time, reporting why."""
-    release = asyncio.Event()
-
-    async def held(request: web.Request, n: int) -> None:
-        await release.wait()
-
-    sink.responder = held
+    release = hold_answers(sink)
     analytics = Analytics(
         write_key="k", host=sink.url, flush_at=1, max_in_flight=1, max_queue_size=2, queue_full="wait"
     )
@@ -97,12 +87,7 @@ async def test_a_waiter_cancelled_after_its_wake_up_passes_it_on(
     the wake-up was lost with it: the next waiter slept beside an empty queue and flush() hung
     (accepted=21, delivered=20, queue_depth=0).
     """
-    release = asyncio.Event()
-
-    async def held(request: web.Request, n: int) -> None:
-        await release.wait()
-
-    sink.responder = held
+    release = hold_answers(sink)
     analytics = Analytics(
         write_key="k", host=sink.url, flush_at=1, max_in_flight=1, max_queue_size=1, queue_full="wait"
     )

@@ -23,7 +23,7 @@ from analytics_async import (
 from analytics_async.testing import FakeClock, RecordingClient, SegmentSink, idle
 
 from .conftest import MakeAnalytics
-from .helpers import our_tasks
+from .helpers import hold_answers, our_tasks
 
 
 class Raises(Exception):
@@ -159,12 +159,7 @@ async def test_http_client_raising_cancelled_error_is_a_transport_error(
 
 async def test_cancelled_while_waiting_for_room_accepts_nothing(sink: SegmentSink) -> None:
     """A call cancelled (task.cancel, wait_for) while waiting for room raises and accepts nothing."""
-    release = asyncio.Event()
-
-    async def held(request: web.Request, n: int) -> None:
-        await release.wait()
-
-    sink.responder = held
+    release = hold_answers(sink)
     analytics = Analytics(
         write_key="k", host=sink.url, flush_at=1, max_in_flight=1, max_queue_size=1, queue_full="wait"
     )
