@@ -186,6 +186,17 @@ def write_outputs(result: dict[str, Any], directory: Path) -> tuple[Path, Path |
     return csv_path, png_path
 
 
+READING = (
+    "How to read it: at the defaults the queue holds 10,000 events, two seconds of this stream, so"
+    " during each outage the queue fills and newer events are dropped, each reported (QueueFullError:"
+    " callback, `error` event, `stats().dropped`), none silently; sizing the queue for an outage of"
+    " D seconds at R events/s (`max_queue_size >= R * D`) keeps them"
+    " ([delivery.md](delivery.md#memory-and-backpressure)). After service returns, delivery resumes"
+    " within the retry backoff (up to about 8 s after the 30 s of 503s). Duplicates come only from the"
+    " lost responses, with the same messageId (Segment deduplicates them)."
+)
+
+
 def render(result: dict[str, Any], command: str, problems: list[str]) -> str:
     rows = [("events tracked", f"{result['events']:,} over {result['duration_s']} s"),
             ("delivered", f"{result['delivered']:,}"), ("failed", str(result["failed"] or "none")),
@@ -198,7 +209,7 @@ def render(result: dict[str, Any], command: str, problems: list[str]) -> str:
             ("WARNING lines", str(result["warnings"])), ("closing flush (deadline 10 s)", f"{result['close_s']} s")]  # fmt: skip
     lines = ["## Soak through outages", "", f"`{command}`: " + __doc__.split("\n\n")[2].replace("\n", " "), "",
              "| measure | result |", "|---|---|", *[f"| {k} | {v} |" for k, v in rows], "",
-             "All promises held." if not problems else "Broken: " + "; ".join(problems), "",
+             "All promises held." if not problems else "Broken: " + "; ".join(problems), "", READING, "",
              "![soak: delivered/s, queue depth, batches in flight and RSS over time](soak.png)", "",
              "Samples per second: [soak.csv](soak.csv).", ""]  # fmt: skip
     return "\n".join(lines)
