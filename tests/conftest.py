@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -13,6 +11,8 @@ from hypothesis import HealthCheck, settings
 
 from analytics_async import Analytics
 from analytics_async.testing import FakeClock, SegmentSink
+
+from .helpers import sink_in_thread
 
 MakeAnalytics = Callable[..., Analytics]
 
@@ -63,21 +63,5 @@ async def make_analytics(sink: SegmentSink) -> AsyncIterator[MakeAnalytics]:
 @pytest.fixture
 def threaded_sink() -> Iterator[SegmentSink]:
     """A SegmentSink serving from its own thread and loop, so tests can run asyncio.run themselves."""
-    sink = SegmentSink()
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(sink.start())
-        ready.set()
-        loop.run_forever()
-        loop.run_until_complete(sink.stop())
-        loop.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    assert ready.wait(5)
-    yield sink
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
+    with sink_in_thread(SegmentSink()) as sink:
+        yield sink

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import socket
-from collections.abc import Callable
+import ssl
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import aiohttp
@@ -136,3 +139,27 @@ def hold_answers(sink: SegmentSink) -> asyncio.Event:
 
     sink.responder = held
     return release
+
+
+@contextlib.contextmanager
+def sink_in_thread(sink: SegmentSink, ssl_context: ssl.SSLContext | None = None) -> Iterator[SegmentSink]:
+    """Serve `sink` (HTTPS with `ssl_context`) from its own thread and loop until the block ends."""
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(sink.start(ssl_context=ssl_context))
+        ready.set()
+        loop.run_forever()
+        loop.run_until_complete(sink.stop())
+        loop.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(5)
+    try:
+        yield sink
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)

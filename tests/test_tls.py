@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import ssl
 import subprocess
 import sys
-import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,6 +17,8 @@ from analytics_async import Analytics, CertificateError, ConfigError
 from analytics_async._delivery import trust
 from analytics_async.sync import Client
 from analytics_async.testing import RecordingClient, SegmentSink
+
+from .helpers import sink_in_thread
 
 
 @pytest.fixture(scope="module")
@@ -102,28 +102,11 @@ def test_the_drop_in_takes_an_ssl_context(ca: trustme.CA, trusting: ssl.SSLConte
     """analytics_async.sync.Client(ssl=...): the same verified TLS from sync code."""
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server)
-    sink = SegmentSink()
-
-    async def serve(ready: asyncio.Event, done: asyncio.Event) -> None:
-        await sink.start(ssl_context=server)
-        ready.set()
-        await done.wait()
-        await sink.stop()
-
-    loop = asyncio.new_event_loop()
-    ready, done = asyncio.Event(), asyncio.Event()
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(ready, done),))
-    thread.start()
-    try:
-        asyncio.run_coroutine_threadsafe(ready.wait(), loop).result(5)
+    with sink_in_thread(SegmentSink(), server) as sink:
         client = Client("k", host=sink.url, ssl=trusting)
         assert client.track("u", "Over TLS")[0] is True
         client.shutdown(timeout=5)
         assert [e["event"] for e in sink.events] == ["Over TLS"]
-    finally:
-        loop.call_soon_threadsafe(done.set)
-        thread.join(5)
-        loop.close()
 
 
 def test_ssl_must_be_a_context_for_the_default_client(trusting: ssl.SSLContext) -> None:

@@ -168,7 +168,7 @@ class Intake:
         if pipeline is None or pipeline.loop is not asyncio.get_running_loop():
             pipeline = self._loops.bind()
         if not self.stage.active:
-            placed = self._queue(pipeline, message, callback, payload, handed_over=True, wait=True)
+            placed = self._queue(pipeline, message, callback, payload, handed_over=True)
             return None if isinstance(placed, Context) else placed
         # The plugins' view is parsed from the JSON, as in `_accept_waiting`.
         envelope = Envelope(context_of_payload(payload), b"", callback, message["type"], handed_over=True)
@@ -208,9 +208,12 @@ class Intake:
         payload: bytes | None,
         *,
         handed_over: bool = False,
-        wait: bool = False,
     ) -> Accepted:
-        """Serialize (unless done), open, queue; a coroutine only if the queue is full and we wait."""
+        """Serialize (unless done), open, queue; a coroutine only if the queue is full and we wait.
+
+        A call handed over from a thread waits for room whatever the policy (its handoff holds the
+        callers behind it back; see `accept_handed_over`).
+        """
         if payload is None:
             payload = serialize(message)
         envelope = Envelope(context_of_payload(payload), payload, callback, message["type"])
@@ -222,7 +225,7 @@ class Intake:
             envelope.accepted_at = self.settings.clock.time()
         integrations = message.get("integrations")
         routed_away = integrations and SEGMENT_IO in integrations and not sends_to_segment(integrations)
-        return self._place(pipeline, envelope, not routed_away, wait=wait)
+        return self._place(pipeline, envelope, not routed_away, wait=handed_over)
 
     def _place(
         self, pipeline: Pipeline, envelope: Envelope, to_segment: bool, *, wait: bool = False
