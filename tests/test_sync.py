@@ -92,19 +92,58 @@ def test_a_burst_from_threads_is_held_back_not_dropped(
 def test_a_loop_blocked_by_a_callback_delays_callers_once_and_drops_nothing(
     threaded_sink: SegmentSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The loop thread blocked 50 ms while a thread calls 300 times (lead 10): no call refused.
+    """The loop thread blocked 50 ms while a thread calls 300 times (lead 100): no call refused.
 
     A wait that runs out while no event waits for room means the loop, not the queue, is behind:
     callers stop waiting for it until it drains again, and every event is still delivered.
     """
     monkeypatch.setattr(threadcall, "MAX_WAIT", 0.005)
-    client = Client("wk", host=threaded_sink.url, max_queue_size=100)
+    client = Client("wk", host=threaded_sink.url, max_queue_size=1000)
     assert client.track("u", "first")[0] is True
     client._thread.loop.call_soon_threadsafe(time.sleep, 0.05)  # a callback that blocks the loop
     results = [client.track("u", "E", {"i": i})[0] for i in range(300)]
     client.shutdown(timeout=5)
     assert results == [True] * 300
     assert len({e["messageId"] for e in threaded_sink.events}) == 301
+
+
+def test_a_loop_that_takes_nothing_holds_at_most_max_queue_size_calls(
+    threaded_sink: SegmentSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loop blocked (or starved of CPU) while a thread calls: max_queue_size calls wait for it.
+
+    The first 100 calls (max_queue_size) are handed over at once; each call after that waits
+    MAX_WAIT for the loop and is refused: False, reported to on_error as QueueFullError once the
+    loop is back (so those wait too, but each thread adds one per MAX_WAIT at most), and every
+    accepted call is delivered.
+    """
+    monkeypatch.setattr(threadcall, "MAX_WAIT", 0.001)
+    dropped: list[str] = []
+
+    def on_error(error: BaseException, batch: list[dict[str, Any]]) -> None:
+        if isinstance(error, QueueFullError):
+            dropped.extend(message["messageId"] for message in batch)
+
+    client = Client("wk", host=threaded_sink.url, max_queue_size=100, on_error=on_error)
+    first = client.track("u", "first")[1]["messageId"]
+    blocked, gate = threading.Event(), threading.Event()
+
+    def block() -> None:  # a callback that blocks the loop
+        blocked.set()
+        gate.wait(10)
+
+    client._thread.loop.call_soon_threadsafe(block)
+    assert blocked.wait(5)
+    results = [client.track("u", "E", {"i": i}) for i in range(250)]
+    assert client._submitter is not None
+    most_waiting = client._submitter.pending
+    gate.set()
+    client.shutdown(timeout=5)
+    assert [ok for ok, _ in results] == [True] * 100 + [False] * 150
+    assert most_waiting == 250  # the refused wait to be reported
+    assert sorted(dropped) == sorted(m["messageId"] for ok, m in results if not ok)
+    delivered = sorted(e["messageId"] for e in threaded_sink.events)
+    assert delivered == sorted([first] + [m["messageId"] for ok, m in results if ok])
 
 
 def test_a_queue_that_stays_full_drops_after_the_wait_and_says_so(

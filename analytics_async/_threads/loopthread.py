@@ -43,7 +43,10 @@ class Handoff:
     full queue holds callers back for `max_wait` at most, and `put`'s answer says exactly whether
     the item was refused. Stalled, the callers still wait for the loop to take their items (they
     are not let loose on the GIL, which would starve the loop of the turns it needs to make room);
-    only a loop that takes none for `max_wait` (blocked by a callback) is not waited for until it has.
+    only a loop that takes none for `max_wait` (blocked by a callback, or starved of CPU) is not
+    waited for until it has. Even then `limit` items at most are accepted while they wait for it: a
+    caller that finds that many waits for the loop, `max_wait` at most, and its item is refused if
+    the loop took none (it waits to be reported, but each thread adds one per `max_wait` at most).
     """
 
     def __init__(
@@ -52,6 +55,7 @@ class Handoff:
         deliver: Callable[[Any, bool], Coroutine[Any, Any, object] | None],
         *,
         lead: int = 500,
+        limit: int = 10_000,
         max_wait: float = 0.1,
     ) -> None:
         self.loop = loop
@@ -59,6 +63,7 @@ class Handoff:
         self._items: deque[tuple[Any, bool]] = deque()
         self._scheduled = False
         self._lead = max(1, lead)
+        self._limit = max(self._lead, limit)
         self._max_wait = max_wait
         self._taken = threading.Event()  # set by a drain that left fewer than `lead` items
         self._loop_thread: int | None = None  # the loop's own thread never waits for itself
@@ -74,6 +79,8 @@ class Handoff:
         """
         refused = self.stalled
         items = self._items
+        if len(items) >= self._limit and threading.get_ident() != self._loop_thread:
+            refused = not self._wait_for_room() or refused
         items.append((item, refused))
         if not self._scheduled:  # a drain that is already scheduled will see this item too
             self._scheduled = True
@@ -81,6 +88,11 @@ class Handoff:
         if len(items) >= self._lead and not self._blocked and threading.get_ident() != self._loop_thread:
             self._wait_for_loop()
         return not refused
+
+    def _wait_for_room(self) -> bool:
+        """`limit` items wait for a loop that takes none: wait for it to take them, `max_wait` at most."""
+        self._taken.clear()
+        return len(self._items) < self._limit or self._taken.wait(self._max_wait)
 
     def _wait_for_loop(self) -> None:
         # Clear, then look again: a drain that took the items before the clear leaves fewer than

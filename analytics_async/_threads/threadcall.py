@@ -156,13 +156,16 @@ class Submitter:
     The common engine of `ThreadCaller` and the drop-in `Client`: errors are raised at the call, and
     the handoff wakes the loop once per batch of calls. Callers run ahead of the loop by a tenth of
     `max_queue_size` (at most 500 calls) and a full queue holds them back for 0.1 s at most before it
-    drops (see `Handoff`).
+    drops; a loop that takes nothing (blocked, starved) holds `max_queue_size` calls at most waiting
+    for it, after which each call waits 0.1 s at most and is refused (see `Handoff`).
     """
 
     def __init__(self, analytics: Analytics, loop: asyncio.AbstractEventLoop) -> None:
         self._analytics = analytics
         capacity = analytics._runtime.settings.max_queue_size  # noqa: SLF001 - our own package
-        self._handoff = Handoff(loop, self._deliver, lead=min(LEAD, capacity // 10), max_wait=MAX_WAIT)
+        self._handoff = Handoff(
+            loop, self._deliver, lead=min(LEAD, capacity // 10), limit=capacity, max_wait=MAX_WAIT
+        )
         analytics._runtime.intake.adopt(self._handoff)  # noqa: SLF001 - our own package
 
     @property
