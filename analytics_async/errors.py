@@ -4,7 +4,8 @@
 AnalyticsError
 ├── ConfigError (also ValueError)          bad settings, raised by Analytics(...)
 ├── ValidationError (also ValueError)      bad call arguments, raised by track(...) etc.; `.field`
-│   └── EventTooLargeError                 an event above 32 KB of JSON; `.size`
+│   ├── EventTooLargeError                 an event above 32 KB of JSON; `.size`
+│   └── PlanViolationError                 an event breaks its tracking plan rule; `.violation`
 ├── ClosedError                            the event was sent to a closed Analytics
 ├── DeliveryError                          why an accepted event was not delivered
 │   ├── HTTPStatusError                    a final HTTP status; `.status`, "[503] Service Unavailable"
@@ -24,6 +25,8 @@ never raised to the caller: they reach the per-call callback, the `error` event 
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "AnalyticsError",
     "AuthError",
@@ -35,6 +38,7 @@ __all__ = [
     "EventTooLargeError",
     "FlushTimeoutError",
     "HTTPStatusError",
+    "PlanViolationError",
     "QueueFullError",
     "RateLimitExceededError",
     "SpooledError",
@@ -70,6 +74,17 @@ class EventTooLargeError(ValidationError):
         super().__init__("event", f"the event is {size} bytes of JSON, above the limit of {limit}")
         self.size = size
         self.limit = limit
+
+
+class PlanViolationError(ValidationError):
+    """An event breaks its tracking plan rule (or has none); `field` is the failing JSON path.
+
+    `violation` is the `analytics_async.plans.PlanViolation` saying which event, rule and path.
+    """
+
+    def __init__(self, violation: Any) -> None:  # noqa: ANN401 - a PlanViolation; errors import nothing
+        super().__init__(violation.path, violation.describe())
+        self.violation = violation
 
 
 class ClosedError(AnalyticsError):

@@ -28,6 +28,8 @@ class Stats:
     batches_sent: int
     batches_in_flight: int
     queue_depth: int
+    violations: int = 0
+    """Events a tracking plan's check objected to (`analytics_async.plans`), whatever it did with them."""
 
     @property
     def unsettled(self) -> int:
@@ -45,10 +47,11 @@ class Counters:
     dropped: Counter[str] = attrs.field(factory=Counter)
     retries: int = 0
     batches_sent: int = 0
+    violations: int = 0
 
     def reset(self) -> None:
         """Back to zero (a forked child starts counting anew)."""
-        self.accepted = self.delivered = self.retries = self.batches_sent = 0
+        self.accepted = self.delivered = self.retries = self.batches_sent = self.violations = 0
         self.failed = Counter()
         self.dropped = Counter()
 
@@ -63,4 +66,5 @@ class Counters:
             batches_sent=self.batches_sent,
             batches_in_flight=in_flight,
             queue_depth=queue_depth,
+            violations=self.violations,
         )

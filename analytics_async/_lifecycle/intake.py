@@ -31,7 +31,7 @@ from ..errors import ClosedError, DeliveryError, QueueFullError
 from .ledger import Ledger
 from .plugin import SEGMENT_IO, sends_to_segment
 from .settle import Settler
-from .stage import BeforeFailed, PluginStage
+from .stage import BeforeFailed, PluginStage, Verdict
 
 if TYPE_CHECKING:
     from .._delivery.observe import BatchObserver
@@ -129,8 +129,15 @@ class Intake:
 
         Raises:
             ValidationError: a value cannot be serialized, or the event is above 32 KB.
+            PlanViolationError: the event breaks a tracking plan that says "raise".
             RuntimeError: the instance is in use by another running event loop.
         """
+        if self.stage.checks and (verdict := self.stage.check_call(message)) is not None:
+            self.violated(verdict)
+            if verdict.action == "raise":
+                raise verdict.error()
+            if verdict.action == "drop":
+                return self._fail_at_once(message, callback, payload, verdict.error())
         if self._yield_first or self.closed or self.stage.active:
             return self._accept_waiting(message, callback, payload)
         pipeline = self._loops.pipeline
@@ -138,8 +145,38 @@ class Intake:
             pipeline = self._loops.bind()
         return self._queue(pipeline, message, callback, payload)
 
+    def violated(self, verdict: Verdict) -> None:
+        """A call check objected to an event: count it and emit `violation` (in the loop's thread)."""
+        self.counters.violations += 1
+        self.emitter.emit("violation", verdict.violation)
+
+    def _fail_at_once(
+        self,
+        message: dict[str, Any],
+        callback: Callback | None,
+        payload: bytes | None,
+        reason: Exception,
+        *,
+        handed_over: bool = False,
+    ) -> Context:
+        """Accept the event only to fail it now with `reason` (a call check's "drop")."""
+        if payload is None:
+            payload = serialize(message)
+        envelope = Envelope(
+            context_of_payload(payload), payload, callback, message["type"], handed_over=handed_over
+        )
+        self._open(envelope)
+        self._settler.failed((envelope,), reason)
+        return envelope.ctx
+
     def accept_handed_over(
-        self, message: dict[str, Any], callback: Callback | None, payload: bytes, *, refused: bool
+        self,
+        message: dict[str, Any],
+        callback: Callback | None,
+        payload: bytes,
+        *,
+        refused: bool,
+        verdict: Verdict | None = None,
     ) -> Coroutine[Any, Any, Context] | None:
         """A call another thread made (and returned from): its event is opened in this very step.
 
@@ -149,11 +186,17 @@ class Intake:
         in a task of their own. Returns None, or, when the queue is full, a coroutine that queues the
         event once there is room (whatever `queue_full` says): the handoff runs it and holds the next
         calls back meanwhile. `refused`: the handoff refused it (the queue stayed full while a caller
-        waited): dropped with `QueueFullError`.
+        waited): dropped with `QueueFullError`. `verdict`: what a call check said of the event in
+        the calling thread ("warn" or "drop"; a "raise" raised there).
 
         Raises:
             RuntimeError: the instance is in use by another running event loop.
         """
+        if verdict is not None:
+            self.violated(verdict)
+            if verdict.action == "drop":
+                self._fail_at_once(message, callback, payload, verdict.error(), handed_over=True)
+                return None
         if self.closed:
             self._after_close(message, callback)
             return None

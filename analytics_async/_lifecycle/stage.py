@@ -6,7 +6,9 @@ whether the Tracking API gets it and which destinations do; `start_destinations`
 concurrently; `after` runs once the event has settled. Plugin code is user code: whatever it raises,
 `CancelledError` included, is a plugin failure, never a stop of the pipeline (`_core.user`).
 
-With no plugin registered beyond the built-in one, none of this runs (`active` is False).
+With no plugin registered beyond the built-in one, none of this runs (`active` is False). A plugin
+with a `check_call(message)` method and no event hooks (a tracking plan's) is a *call check*: the
+client runs it as it builds each event, without the stage (`checks`, `check_call`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 import attrs
 
@@ -21,9 +24,18 @@ from .._core import fork
 from .._core.user import UserWork, is_our_cancellation
 from .._message.context import Context, is_parsed
 from ..errors import DeliveryError
-from .plugin import PLUGIN_TYPES, SEGMENT_IO, Plugin, PluginType, maybe_await, routed, sends_to_segment
+from .plugin import (
+    EVENT_TYPES,
+    PLUGIN_TYPES,
+    SEGMENT_IO,
+    Plugin,
+    PluginType,
+    maybe_await,
+    routed,
+    sends_to_segment,
+)
 
-__all__ = ["BeforeFailed", "PluginStage"]
+__all__ = ["BeforeFailed", "CallCheck", "PluginStage", "Verdict"]
 
 logger = logging.getLogger("analytics_async")
 
@@ -34,6 +46,36 @@ class BeforeFailed(Exception):  # noqa: N818 - internal signal carrying the reas
     def __init__(self, reason: Exception) -> None:
         super().__init__(str(reason))
         self.reason = reason
+
+
+class Verdict(Protocol):
+    """What a call check says of an event that breaks its rules (`_plans.plugin.Verdict`)."""
+
+    @property
+    def action(self) -> str:
+        """One of warn (send it), drop (fail it) or raise (the call raises `error()`)."""
+        ...
+
+    @property
+    def violation(self) -> object:
+        """The payload of the `violation` event."""
+        ...
+
+    def error(self) -> Exception:
+        """What the call raises, or the event fails with."""
+        ...
+
+
+class CallCheck(Protocol):
+    """A plugin that checks each event as it is built (a tracking plan's): thread-safe, no I/O."""
+
+    def check_call(self, message: dict[str, Any]) -> Verdict | None:
+        """None if `message` may go on as it is."""
+        ...
+
+
+def _checks_only(plugin: Plugin) -> bool:
+    return callable(getattr(plugin, "check_call", None)) and not any(hasattr(plugin, t) for t in EVENT_TYPES)
 
 
 @attrs.frozen
@@ -66,11 +108,28 @@ class PluginStage:
         self._running: set[tuple[asyncio.AbstractEventLoop, asyncio.Timeout]] = set()
         self.active = False
         """True when events must pass the stage: a user plugin is registered or a registration runs."""
+        self.checks: tuple[CallCheck, ...] = ()
+        """The registered call checks, in registration order (read from other threads too)."""
 
     def _refresh(self) -> None:
+        self.checks = tuple(p for p in self._plugins if callable(getattr(p, "check_call", None)))  # type: ignore[misc]
         self.active = bool(self._registering) or any(
-            p.name != SEGMENT_IO or p.type != "destination" for p in self._plugins
+            (p.name != SEGMENT_IO or p.type != "destination") and not _checks_only(p) for p in self._plugins
         )
+
+    def check_call(self, message: dict[str, Any]) -> Verdict | None:
+        """What the first call check that objects to `message` says; None if none does."""
+        for check in self.checks:
+            verdict = check.check_call(message)
+            if verdict is not None:
+                return verdict
+        return None
+
+    def attach(self, plugin: Plugin) -> None:
+        """Register a plugin whose `load` does nothing, now, without a loop (the sync drop-in's plan)."""
+        self._plugins.append(plugin)
+        self._refresh()
+        self._emit("register", [plugin.name])
 
     def after_fork(self) -> None:
         """In a forked child: registrations and stages in progress were the parent's."""

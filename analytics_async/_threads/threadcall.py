@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from .._lifecycle.client import Analytics
+from .._lifecycle.stage import Verdict
 from .._message import build as msg
 from .._message.context import Callback, Context
 from .loopthread import Handoff
@@ -162,11 +163,14 @@ class Submitter:
 
     def __init__(self, analytics: Analytics, loop: asyncio.AbstractEventLoop) -> None:
         self._analytics = analytics
-        capacity = analytics._runtime.settings.max_queue_size  # noqa: SLF001 - our own package
+        runtime = analytics._runtime  # noqa: SLF001 - our own package
+        self._intake = runtime.intake
+        self._stage = runtime.intake.stage
+        capacity = runtime.settings.max_queue_size
         self._handoff = Handoff(
             loop, self._deliver, lead=min(LEAD, capacity // 10), limit=capacity, max_wait=MAX_WAIT
         )
-        analytics._runtime.intake.adopt(self._handoff)  # noqa: SLF001 - our own package
+        self._intake.adopt(self._handoff)
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -190,16 +194,21 @@ class Submitter:
         message = msg.build(type_, fields, user_id=user_id, anonymous_id=anonymous_id, context=context,
                             timestamp=timestamp, integrations=integrations, message_id=message_id,
                             require_both_ids=alias)  # fmt: skip
-        return message, self._handoff.put((message, msg.serialize(message), callback))
+        verdict = self._stage.check_call(message) if self._stage.checks else None
+        if verdict is not None and verdict.action == "raise":
+            self._handoff.loop.call_soon_threadsafe(self._intake.violated, verdict)
+            raise verdict.error()
+        return message, self._handoff.put((message, msg.serialize(message), callback, verdict))
 
     def _deliver(
-        self, item: tuple[dict[str, Any], bytes, Callback | None], refused: bool
+        self, item: tuple[dict[str, Any], bytes, Callback | None, Verdict | None], refused: bool
     ) -> Coroutine[Any, Any, Context] | None:
         """In the loop's thread: accept the event (or drop it, refused); a coroutine if it waits for room."""
-        message, payload, callback = item
+        message, payload, callback, verdict = item
         try:
-            runtime = self._analytics._runtime  # noqa: SLF001 - our package
-            return runtime.intake.accept_handed_over(message, callback, payload, refused=refused)
+            return self._intake.accept_handed_over(
+                message, callback, payload, refused=refused, verdict=verdict
+            )
         except Exception:
             logger.exception("analytics_async: could not accept an event handed over from a thread")
             return None
