@@ -33,9 +33,6 @@ PART_OF_TYPE: Final = {"TRACK": "properties", "PAGE": "properties", "SCREEN": "p
 _LEGACY_RULES: Final[tuple[tuple[str, RuleType], ...]] = (
     ("global", "COMMON"), ("identify", "IDENTIFY"), ("group", "GROUP"),
 )  # fmt: skip
-_LEGACY_RULES: Final[tuple[tuple[str, RuleType], ...]] = (
-    ("global", "COMMON"), ("identify", "IDENTIFY"), ("group", "GROUP"),
-)  # fmt: skip
 
 
 @attrs.frozen
