@@ -17,7 +17,7 @@ PACKAGE = pathlib.Path(analytics_async.__file__).parent
 
 LAYERS = {
     "errors": 0, "_version": 0,
-    "_message": 1, "_core": 2, "_delivery": 3, "_lifecycle": 4, "_threads": 5, "_cli": 6,
+    "_message": 1, "_core": 2, "_delivery": 3, "_lifecycle": 4, "_plans": 4, "_threads": 5, "_cli": 6,
 }  # fmt: skip
 """Each unit of the package and its height: a unit imports only from units lower than itself (and
 from its own modules). Every other top-level module is public and sits above all of them."""

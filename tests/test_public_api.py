@@ -22,7 +22,8 @@ def test_all_is_pinned() -> None:
             "Context", "ContextCancelation", "DeliveryError", "ErrorEvent", "EventTooLargeError",
             "FailedDelivery", "FlushEvent", "FlushTimeoutError", "HTTPClient", "HTTPRequest",
             "HTTPRequestEvent", "HTTPResponse", "HTTPResponseEvent", "HTTPStatusError", "Headers",
-            "LogLine", "OAuthSettings", "Plugin", "PluginType", "QueueFullError", "RateLimitExceededError",
+            "LogLine", "OAuthSettings", "PlanViolationError", "Plugin", "PluginType", "QueueFullError",
+            "RateLimitExceededError",
             "SimplePlugin", "SpooledError",
             "Stats", "TimerHandle",
             "TransportError", "ValidationError", "__version__",
@@ -93,7 +94,7 @@ def test_public_submodules_are_pinned() -> None:
 
 @pytest.mark.slow
 def test_optional_features_cost_nothing_when_unused() -> None:
-    """Sending events without a spool, metrics or OAuth loads neither sqlite3, OpenTelemetry nor pyjwt."""
+    """Sending events without a spool, metrics, OAuth or a plan loads none of sqlite3, OTel, pyjwt, plans."""
     code = (
         "import asyncio, sys\n"
         "from analytics_async import Analytics\n"
@@ -101,7 +102,11 @@ def test_optional_features_cost_nothing_when_unused() -> None:
         "    async with Analytics(write_key='k', disable=True) as analytics:\n"
         "        await analytics.track(event='E', user_id='u')\n"
         "asyncio.run(main())\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlite3', 'opentelemetry', 'jwt'}))\n"
+        "from analytics_async.sync import Client\n"
+        "Client('k', send=False).track('u', 'E')\n"
+        "loaded = {m.split('.')[0] for m in sys.modules} | {m for m in sys.modules if 'plans' in m}\n"
+        "wanted = {'sqlite3', 'opentelemetry', 'jwt', 'jsonschema_rs', 'yaml', 'analytics_async._plans'}\n"
+        "print(sorted(loaded & wanted))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

@@ -19,6 +19,7 @@ __all__ = [
     "FlushEvent",
     "HTTPRequestEvent",
     "HTTPResponseEvent",
+    "PlanViolation",
 ]
 
 Handler = Callable[[Any], Any]
@@ -39,12 +40,37 @@ EVENT_NAMES: Final = frozenset(
         "deregister",
         "call_after_close",
         "drained",
+        "violation",
     }
 )
 
 
 HANDLER_OF: Final = "{!r} handler"
 """How a handler of an event is named in logs (`UserWork`'s `what`)."""
+
+
+@attrs.frozen
+class PlanViolation:
+    """An event that breaks its rule (or has none): which event, which rule, where and why.
+
+    `message` is the event as checked (left out of repr and comparisons).
+    """
+
+    event: str
+    """The event's name for track calls, else its type ("identify")."""
+    type: str
+    rule: str | None
+    """The rule broken (`TRACK 'Order Completed' v2`), or None: no rule plans the event."""
+    path: str
+    """The failing JSON path in the message (`properties.revenue`), or `event` for an unplanned event."""
+    reason: str
+    message: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+    def describe(self) -> str:
+        """One line: `'Order Completed' breaks TRACK 'Order Completed' v1 at properties.revenue: ...`."""
+        if self.rule is None:
+            return f"{self.event!r} is not in the tracking plan: {self.reason}"
+        return f"{self.event!r} breaks {self.rule} at {self.path}: {self.reason}"
 
 
 @attrs.frozen

@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any, Literal, Self, TypeVar, overload
 
 from .._core.clock import Clock, LoopClock
-from .._core.events import ErrorEvent, FlushEvent, HTTPRequestEvent, HTTPResponseEvent
+from .._core.events import ErrorEvent, FlushEvent, HTTPRequestEvent, HTTPResponseEvent, PlanViolation
 from .._core.http_client import HTTPClient
 from .._core.settings import DEFAULT_MAX_IN_FLIGHT, DEFAULT_SPOOL_MAX_BYTES, QueueFullPolicy, Settings
 from .._core.stats import Stats
@@ -42,7 +42,7 @@ Properties = Mapping[str, Any] | None
 Id = str | int | None
 EventName = Literal[
     "track", "identify", "page", "screen", "group", "alias", "error", "flush", "http_request",
-    "http_response", "register", "deregister", "call_after_close", "drained",
+    "http_response", "register", "deregister", "call_after_close", "drained", "violation",
 ]  # fmt: skip
 
 
@@ -345,6 +345,8 @@ class Analytics:
     def on(self, name: Literal["call_after_close"], handler: Handler[dict[str, Any]]) -> Self: ...
     @overload
     def on(self, name: Literal["drained"], handler: Handler[None]) -> Self: ...
+    @overload
+    def on(self, name: Literal["violation"], handler: Handler[PlanViolation]) -> Self: ...
     def on(self, name: str, handler: Handler[Any]) -> Self:
         """Call `handler(payload)` on every `name` event (sync or async); returns the instance."""
         self._runtime.emitter.on(name, handler)
@@ -366,6 +368,8 @@ class Analytics:
     def once(self, name: Literal["call_after_close"], handler: Handler[dict[str, Any]]) -> Self: ...
     @overload
     def once(self, name: Literal["drained"], handler: Handler[None]) -> Self: ...
+    @overload
+    def once(self, name: Literal["violation"], handler: Handler[PlanViolation]) -> Self: ...
     def once(self, name: str, handler: Handler[Any]) -> Self:
         """Call `handler(payload)` on the next `name` event only; returns the instance."""
         self._runtime.emitter.on(name, handler, once=True)

@@ -14,9 +14,9 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-import attrs
 import jsonschema_rs
 
+from .._core.events import PlanViolation
 from .._message.build import serialize
 from ..errors import ConfigError
 from .plan import Rule
@@ -30,30 +30,6 @@ _ONLY_OVER_KEYS: Final = frozenset({
 """Top-level keywords that look at the message's keys one by one: a schema made of only these can be
 checked against the parts it names (any other keyword, say `additionalProperties`, sees them all)."""
 REASON_CHARS: Final = 200
-
-
-@attrs.frozen
-class PlanViolation:
-    """An event that breaks its rule (or has none): which event, which rule, where and why.
-
-    `message` is the event as checked (left out of repr and comparisons).
-    """
-
-    event: str
-    """The event's name for track calls, else its type ("identify")."""
-    type: str
-    rule: str | None
-    """The rule broken (`TRACK 'Order Completed' v2`), or None: no rule plans the event."""
-    path: str
-    """The failing JSON path in the message (`properties.revenue`), or `event` for an unplanned event."""
-    reason: str
-    message: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
-
-    def describe(self) -> str:
-        """One line: `'Order Completed' breaks TRACK 'Order Completed' v1 at properties.revenue: ...`."""
-        if self.rule is None:
-            return f"{self.event!r} is not in the tracking plan: {self.reason}"
-        return f"{self.event!r} breaks {self.rule} at {self.path}: {self.reason}"
 
 
 def event_name(message: Mapping[str, Any]) -> str:

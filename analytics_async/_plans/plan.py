@@ -75,7 +75,7 @@ def read_plan_file(path: str | os.PathLike[str]) -> tuple[str, Any]:
         raise ConfigError("plan", f"cannot read {file}: {exc}") from None
     if file.suffix.lower() in (".yaml", ".yml"):
         try:
-            import yaml  # type: ignore[import-untyped,unused-ignore]  # noqa: PLC0415 - optional
+            import yaml  # noqa: PLC0415 - optional, only for YAML plans
         except ImportError:
             raise ConfigError(
                 "plan", f"{file} is YAML: install PyYAML to read it (pip install pyyaml)"
@@ -147,7 +147,10 @@ def _legacy_rules(rules: Mapping[str, Any]) -> Iterable[Rule]:
         name = event.get("name")
         where += f" ({name!r})" if isinstance(name, str) else ""
         description = event.get("description") or ""
-        yield _rule(where, "TRACK", name, event.get("version", 1), event.get("rules") or {}, description)
+        schema = event.get("rules")
+        yield _rule(
+            where, "TRACK", name, event.get("version", 1), {} if schema is None else schema, description
+        )
     for field, kind in _LEGACY_RULES:
         schema = rules.get(field)
         if schema:  # an empty rule constrains nothing

@@ -12,7 +12,7 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from ssl import SSLContext
-from typing import Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from .._core import fork
 from .._core.events import ErrorEvent
@@ -24,12 +24,17 @@ from ..errors import (
     ConfigError,
     EventTooLargeError,
     HTTPStatusError,
+    PlanViolationError,
     RateLimitExceededError,
     ValidationError,
 )
 from .exits import ExitHooks, SignalFlush
 from .loopthread import LoopThread
 from .threadcall import Submitter
+
+if TYPE_CHECKING:
+    from .._plans.plugin import OnUnplanned, OnViolation
+    from .._plans.tracking import TrackingPlan
 
 __all__ = [
     "ATEXIT_TIMEOUT",
@@ -150,7 +155,9 @@ class Client:
     accepted and ignored (batches go out 4 at a time from one event loop). `on_error(error,
     messages)` is called once per failed event with a one-element list. `spool=path` (ours, not the
     official SDK's) keeps what `join()`/`shutdown()` or the exit hook could not deliver in time, for
-    the next process (see docs/delivery.md, "The durable spool").
+    the next process (see docs/delivery.md, "The durable spool"). `plan` (ours: a `TrackingPlan` or
+    the path of a plan file) checks every call against a tracking plan, as
+    `plan.plugin(on_violation=..., on_unplanned=...)` does for `Analytics` (docs/plans.md).
     """
 
     def __init__(
@@ -180,6 +187,9 @@ class Client:
         *,
         spool: str | os.PathLike[str] | None = None,
         ssl: SSLContext | None = None,
+        plan: TrackingPlan | str | os.PathLike[str] | None = None,
+        on_violation: OnViolation = "warn",
+        on_unplanned: OnUnplanned = "allow",
     ) -> None:
         proxy = (proxies.get("https") or proxies.get("http")) if proxies else None
         oauth = None
@@ -198,6 +208,8 @@ class Client:
                 max_rate_limit_duration=0 if sync_mode else max_rate_limit_duration,
                 proxy=proxy, spool=spool, ssl=ssl,
             )  # fmt: skip
+            if plan is not None:
+                self._check_with(plan, on_violation, on_unplanned)
         except ConfigError as exc:
             raise InvalidSettingError(exc.setting, str(exc).partition(": ")[2]) from None
         self.sync_mode = sync_mode
@@ -221,6 +233,19 @@ class Client:
         fork.register(self)
         _OPEN.add(self)
         _EXITS.cover()
+
+    def _check_with(
+        self,
+        plan: TrackingPlan | str | os.PathLike[str],
+        on_violation: OnViolation,
+        on_unplanned: OnUnplanned,
+    ) -> None:
+        from .._plans.tracking import TrackingPlan  # noqa: PLC0415 - only with a plan (jsonschema_rs)
+
+        if not isinstance(plan, TrackingPlan):
+            plan = TrackingPlan.load(plan)
+        plugin = plan.plugin(on_violation=on_violation, on_unplanned=on_unplanned)
+        self.analytics._runtime.intake.stage.attach(plugin)  # noqa: SLF001 - our own package
 
     # -- the six calls (the official SDK's positional order) -----------------------------------
 
@@ -378,6 +403,8 @@ class _SegmentErrors:
         return None
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, PlanViolationError):
+            return  # raised as it is: the plan's "raise" is ours, not the official SDK's
         if isinstance(exc, EventTooLargeError):
             raise MessageTooLargeError(exc.size, exc.limit) from None
         if isinstance(exc, ValidationError):
