@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import pathlib
 import random
 import socket
 import ssl
@@ -100,7 +102,8 @@ class SegmentSink:
     Answers 400 for what the real API rejects (bodies above 500 KB, events above 32 KB, invalid
     JSON or shape) and 401 for a missing or malformed Authorization header (the real API accepts
     those with 200, which hides mistakes; the sink is stricter on purpose). `responder` runs first
-    for every request and may answer instead.
+    for every request and may answer instead. `record`: a file to append every accepted event to,
+    one JSON object per line (what `python -m analytics_async plan check` reads).
     """
 
     def __init__(
@@ -110,8 +113,11 @@ class SegmentSink:
         responder: Responder | None = None,
         faults: Faults | None = None,
         on_batch: Callable[[ReceivedBatch], None] | None = None,
+        record: str | os.PathLike[str] | None = None,
     ) -> None:
         self.path = path
+        self.record = None if record is None else pathlib.Path(record)
+        """A file that gets every accepted event as a line of JSON (`plan check` reads it)."""
         self.injected: Counter[str] = Counter()
         """Faults injected so far, by status."""
         self.responder = responder or (faults.responder(self.injected) if faults else None)
@@ -217,14 +223,21 @@ class SegmentSink:
         problem = _check_body(body)
         if problem:
             return self._reject(400, problem)
-        batch = ReceivedBatch(dict(request.headers), body, wire_bytes, len(raw))
+        self._accepted(ReceivedBatch(dict(request.headers), body, wire_bytes, len(raw)))
+        return web.json_response({"success": True})
+
+    def _accepted(self, batch: ReceivedBatch) -> None:
+        """Keep an accepted batch: note what the API would drop, record it, tell `on_batch`."""
         self.batches.append(batch)
         for event in batch.events:
             if (why := event_problem(event)) is not None:
                 self.invalid.append((event, why))
+        if self.record is not None:  # a small local append, one JSON object per line
+            lines = "".join(json.dumps(event, ensure_ascii=False) + "\n" for event in batch.events)
+            with self.record.open("a", encoding="utf-8") as file:
+                file.write(lines)
         if self.on_batch is not None:
             self.on_batch(batch)
-        return web.json_response({"success": True})
 
 
 def _authorized(header: str) -> bool:
