@@ -1,8 +1,9 @@
 """Command line: `python -m analytics_async` (also installed as `analytics-async`).
 
 Commands: `demo` (events through the library to an in-process server), `sink` (a local
-Segment-compatible server printing what arrives, with fault injection), `send` (one event) and
-`e2e-cli` (the CLI of Segment's cross-SDK end-to-end harness).
+Segment-compatible server printing what arrives, with fault injection), `send` (one event),
+`e2e-cli` (the CLI of Segment's cross-SDK end-to-end harness) and `plan` (tracking plans: pull,
+codegen, check).
 
 Exit codes: 0 success; 1 the command ran and failed (an event not delivered, a port in use);
 2 invalid input (arguments, JSON, settings), with one line saying what is wrong.
@@ -65,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     sink.add_argument("--cert", default=None, help="serve HTTPS with this PEM certificate (chain) file")
     sink.add_argument("--key", default=None, help="the PEM private key of --cert (default: in --cert's file)")
     sink.add_argument("--quiet", action="store_true", help="print only the summary")
+    sink.add_argument(
+        "--record", default=None, help="append every accepted event to this file, one JSON object per line"
+    )
     sink.add_argument("--duration", type=_seconds, default=None, help="stop after this many seconds")
 
     send = commands.add_parser(
@@ -106,7 +110,50 @@ def _parser() -> argparse.ArgumentParser:
         '{"success": ..., "sentBatches": N, "error": ...} as the last line (exit code 0).',
     )
     e2e.add_argument("--input", required=True, help="the scenario, a JSON object (see docs/cli.md)")
+    _plan_parser(commands)
     return parser
+
+
+def _plan_parser(commands: Any) -> None:  # noqa: ANN401 - argparse's subparsers action
+    plan = commands.add_parser(
+        "plan",
+        help="tracking plans: pull one from the Public API, generate a typed module, check recorded events",
+        description="Segment Protocols tracking plans (needs the plans extra). See docs/plans.md.",
+    )
+    plans = plan.add_subparsers(dest="plan_command", required=True, metavar="PLAN_COMMAND")
+    pull = plans.add_parser(
+        "pull",
+        help="fetch a plan's rules through the Public API into a file",
+        description="Fetch every rule of a tracking plan (token in $SEGMENT_PUBLIC_API_TOKEN) into a file.",
+    )
+    pull.add_argument("--id", required=True, help="the plan's Public API id (tp_...)")
+    pull.add_argument("-o", "--output", default="plan.json", help="file to write (default: plan.json)")
+    pull.add_argument(
+        "--api-url",
+        default="https://api.segmentapis.com",
+        help="the Public API (EU: https://eu1.api.segmentapis.com)",
+    )
+    pull.add_argument("--timeout", type=_seconds, default=30.0, help="seconds per request (default: 30)")
+    codegen = plans.add_parser(
+        "codegen",
+        help="generate a typed module with a function per planned event",
+        description="Write a module with one typed, keyword-only function per planned event, async and sync.",
+    )
+    codegen.add_argument("plan", help="the plan file (JSON, or YAML with PyYAML)")
+    codegen.add_argument("-o", "--output", default=None, help="the module to write (default: stdout)")
+    codegen.add_argument(
+        "--check", action="store_true", help="exit 1 if -o FILE is not what the plan generates (for CI)"
+    )
+    check = plans.add_parser(
+        "check",
+        help="check a file of recorded events against a plan (exit 1 on violations)",
+        description="Validate one event per line (as `sink --record` writes them); a table of violations.",
+    )
+    check.add_argument("--plan", required=True, help="the plan file")
+    check.add_argument("events", help="a file of events, one JSON object per line")
+    check.add_argument(
+        "--allow-unplanned", action="store_true", help="do not count track events without a rule"
+    )
 
 
 def _at_least(minimum: float, kind: type[int] | type[float]) -> Callable[[str], Any]:
@@ -167,6 +214,10 @@ def _run(args: argparse.Namespace) -> int:
         from ._cli.e2e import run_e2e  # noqa: PLC0415
 
         return asyncio.run(run_e2e(args.input))
+    if args.command == "plan":
+        from ._cli.plan import run  # noqa: PLC0415
+
+        return run(args)
     if args.command == "demo":
         from ._cli.demo import main as demo_main  # noqa: PLC0415 - each command imports what it needs
 
@@ -195,6 +246,7 @@ def _run(args: argparse.Namespace) -> int:
                 duration=args.duration,
                 cert=args.cert,
                 key=args.key,
+                record=args.record,
             )
         )
     return asyncio.run(commands.run_send(args))

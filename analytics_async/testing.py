@@ -5,6 +5,8 @@
 - `FakeClock`: time that moves only when the test says (`Analytics(clock=...)`); `idle()` lets the
   event loop run until nothing is ready, so "nothing happened yet" can be asserted decisively.
 - `SegmentSink`: a local Segment-compatible server on 127.0.0.1, with fault injection.
+- `assert_conforms(events, plan)`: fail a test, listing every violation, unless the events (say,
+  `sink.events`) conform to a tracking plan (`analytics_async.plans`).
 - `analytics_async.pytest_plugin`: `analytics` and `analytics_recorder` fixtures (opt in with
   `pytest_plugins = ["analytics_async.pytest_plugin"]`).
 
@@ -30,14 +32,18 @@ import gzip
 import heapq
 import itertools
 import json
-from collections.abc import Callable, Mapping
-from typing import Any, Final
+import os
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
 from ._cli.sink import Faults, ReceivedBatch, Responder, SegmentSink
 from ._core.http_client import HTTPRequest, HTTPResponse
 from .errors import TransportError
+
+if TYPE_CHECKING:
+    from ._plans.tracking import TrackingPlan
 
 __all__ = [
     "FakeClock",
@@ -48,6 +54,7 @@ __all__ = [
     "ScriptedClient",
     "SegmentSink",
     "Step",
+    "assert_conforms",
     "idle",
 ]
 
@@ -215,3 +222,31 @@ async def idle() -> None:
         if streak >= _IDLE_STREAK:
             return
     raise RuntimeError(f"the event loop did not become idle within {_MAX_PASSES} passes (a busy loop?)")
+
+
+def assert_conforms(
+    events: Iterable[Mapping[str, Any]],
+    plan: TrackingPlan | str | os.PathLike[str],
+    *,
+    allow_unplanned: bool = False,
+) -> None:
+    """Raise AssertionError listing every way `events` break `plan` (a TrackingPlan or a plan file).
+
+    ```python
+    assert_conforms(sink.events, "analytics/plan.json")
+    ```
+
+    `allow_unplanned`: track events the plan has no rule for are not counted.
+    """
+    from ._plans.tracking import TrackingPlan  # noqa: PLC0415 - only with a plan (jsonschema_rs)
+
+    if not isinstance(plan, TrackingPlan):
+        plan = TrackingPlan.load(plan)
+    problems = [
+        f"  {event.get('messageId', '?')}: {violation.describe()}"
+        for event in events
+        for violation in plan.check(event)
+        if violation.rule is not None or not allow_unplanned
+    ]
+    if problems:
+        raise AssertionError(f"{len(problems)} violations of {plan.name!r}:\n" + "\n".join(problems))

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 import analytics_async
-from analytics_async import Analytics, HTTPRequest, errors, frameworks, sync, testing
+from analytics_async import Analytics, HTTPRequest, errors, frameworks, plans, sync, testing
 
 
 def test_all_is_pinned() -> None:
@@ -73,7 +73,11 @@ def test_public_submodules_are_pinned() -> None:
     """testing, frameworks and sync export exactly their documented names."""
     assert sorted(testing.__all__) == [
         "FakeClock", "Faults", "ReceivedBatch", "RecordingClient", "Responder", "ScriptedClient",
-        "SegmentSink", "Step", "idle",
+        "SegmentSink", "Step", "assert_conforms", "idle",
+    ]  # fmt: skip
+    assert sorted(plans.__all__) == [
+        "OnUnplanned", "OnViolation", "PlanPlugin", "PlanViolation", "PlanViolationError", "Rule", "RuleType",
+        "TrackingPlan", "Verdict",
     ]  # fmt: skip
     assert sorted(frameworks.__all__) == [
         "ANALYTICS_KEY", "get_analytics", "lambda_handler", "lifespan", "setup_aiohttp",
@@ -85,7 +89,7 @@ def test_public_submodules_are_pinned() -> None:
         "identify", "join", "page", "screen", "shutdown", "track",
     ]  # fmt: skip
     needs = {"get_analytics": "starlette"}  # made on first use, from a framework that may be absent
-    for module in (testing, frameworks, sync):
+    for module in (testing, frameworks, sync, plans):
         for name in module.__all__:
             if name in needs and importlib.util.find_spec(needs[name]) is None:
                 continue

@@ -87,13 +87,15 @@ async def run_sink(
     out: TextIO = sys.stdout,
     cert: str | None = None,
     key: str | None = None,
+    record: str | None = None,
 ) -> int:
     """Serve until SIGINT/SIGTERM (or `duration` seconds), printing events; then a summary.
 
-    `cert` (and `key`, when not in the same file): serve HTTPS with that certificate.
+    `cert` (and `key`, when not in the same file): serve HTTPS with that certificate. `record`: a
+    file every accepted event is appended to, one JSON object per line.
     """
     table = _Table(out, quiet=quiet)
-    sink = SegmentSink(path=path, faults=faults, on_batch=table.batch)
+    sink = SegmentSink(path=path, faults=faults, on_batch=table.batch, record=record)
     context = None
     if cert is not None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
