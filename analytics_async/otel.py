@@ -152,6 +152,7 @@ _OBSERVED: Final[tuple[tuple[str, bool, str, str, Reading], ...]] = (
     ("event.delivered", True, "{event}", "Events Segment accepted.", _value(lambda s: s.delivered)),
     ("event.failed", True, "{event}", "Events whose delivery failed.", _by_reason(lambda s: s.failed)),
     ("event.dropped", True, "{event}", "Events never attempted.", _by_reason(lambda s: s.dropped)),
+    ("event.violations", True, "{event}", "Events breaking a tracking plan.", _value(lambda s: s.violations)),
     ("request.retries", True, "{retry}", "Batch requests retried.", _value(lambda s: s.retries)),
     ("batch.sent", True, "{batch}", "Batches sent to the end.", _value(lambda s: s.batches_sent)),
     ("queue.size", False, "{event}", "Events in the queue.", _value(lambda s: s.queue_depth)),

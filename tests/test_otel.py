@@ -73,6 +73,7 @@ async def test_counters_gauges_and_histograms_of_delivered_batches(
     assert value(points, "segment.client.event.delivered") == 3
     assert value(points, "segment.client.batch.sent") == 1
     assert value(points, "segment.client.request.retries") == 0
+    assert value(points, "segment.client.event.violations") == 0
     assert value(points, "segment.client.queue.size") == 0
     assert value(points, "segment.client.queue.capacity") == 10_000
     assert value(points, "segment.client.batch.inflight") == 0

@@ -304,3 +304,28 @@ async def test_a_violation_from_another_thread_is_counted_in_the_loop(
     assert [v.path for v in seen] == ["properties.order_id"]
     assert len(sink.events) == 1
     assert analytics.stats().violations == 1
+
+
+async def test_violations_are_an_opentelemetry_counter(make_analytics: MakeAnalytics) -> None:
+    """`segment.client.event.violations` follows stats().violations."""
+    from opentelemetry.sdk.metrics import MeterProvider  # noqa: PLC0415
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: PLC0415
+
+    from analytics_async.otel import instrument  # noqa: PLC0415
+
+    reader = InMemoryMetricReader()
+    analytics = make_analytics()
+    instrument(analytics, meter_provider=MeterProvider(metric_readers=[reader]))
+    await analytics.register(TrackingPlan.load(EXAMPLE).plugin(on_violation="drop"))
+    await analytics.track(event="Order Completed", user_id="u1", properties={})
+    data = reader.get_metrics_data()
+    assert data is not None
+    points = [
+        point.value  # type: ignore[union-attr]
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == "segment.client.event.violations"
+        for point in metric.data.data_points
+    ]
+    assert points == [1]
