@@ -65,9 +65,13 @@ class RuleCheck:
         """The rule constrains nothing a built message could break."""
 
     def _instance(self, message: Mapping[str, Any]) -> Mapping[str, Any]:
-        if self._parts is None:
+        parts = self._parts
+        if parts is None:
             return message
-        return {k: message[k] for k in self._parts if k in message}
+        if len(parts) == 1:
+            part = parts[0]
+            return {part: message[part]} if part in message else {}
+        return {k: message[k] for k in parts if k in message}
 
     def check(self, message: Mapping[str, Any]) -> PlanViolation | None:
         """None if `message` conforms, else where it first breaks the rule."""

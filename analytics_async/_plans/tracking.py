@@ -44,6 +44,13 @@ class TrackingPlan:
         self._newest = {identity: versions[max(versions)] for identity, versions in self._checks.items()}
         common = self._newest.get(("COMMON", ""))
         self._common = None if common is None or common.trivial else common
+        # The hot path's tables: message type -> key -> (newest check, every version).
+        self._by_type: dict[str, dict[str, tuple[RuleCheck, dict[int, RuleCheck]]]] = {}
+        for (kind, key), versions in self._checks.items():
+            if kind != "COMMON":
+                table = self._by_type.setdefault(kind.lower(), {})
+                table[key] = (versions[max(versions)], versions)
+        self._track = self._by_type.pop("track", {})
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> TrackingPlan:
@@ -95,25 +102,26 @@ class TrackingPlan:
 
     def check_event(self, message: Mapping[str, Any]) -> PlanViolation | None:
         """How `message` breaks the rule of its event (or has none), COMMON aside; None if it does not."""
-        kind = RULE_OF_TYPE.get(str(message.get("type", "")))
-        if kind is None:  # alias: only the COMMON rule speaks of it
-            return None
-        versions = None
-        if kind == "TRACK":
-            versions = self._checks.get((kind, str(message.get("event", ""))))
-            if versions is None:
-                return PlanViolation(
-                    event_name(message), "track", None, "event", "no TRACK rule plans it", message
-                )
-        elif kind in ("PAGE", "SCREEN"):
-            versions = self._checks.get((kind, str(message.get("name") or "")))
-        if versions is None:
-            versions = self._checks.get((kind, ""))
-            if versions is None:
+        kind = message.get("type")
+        if kind == "track":
+            entry = self._track.get(message.get("event"))  # type: ignore[arg-type]
+            if entry is None:
+                name = event_name(message)
+                return PlanViolation(name, "track", None, "event", "no TRACK rule plans it", message)
+        else:
+            table = self._by_type.get(kind)  # type: ignore[arg-type]
+            if table is None:  # alias, or a type the plan has no rule for
                 return None
-        check = self._version(message, versions)
-        if isinstance(check, PlanViolation):
-            return check
+            entry = table.get(message.get("name") or "") if kind in ("page", "screen") else None
+            if entry is None and (entry := table.get("")) is None:
+                return None
+        check, versions = entry
+        context = message.get("context")
+        if context.__class__ is not dict or "protocols" in context:
+            found = self._version(message, versions)
+            if isinstance(found, PlanViolation):
+                return found
+            check = found
         return check.check(message)
 
     @staticmethod
