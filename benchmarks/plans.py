@@ -144,7 +144,12 @@ def main() -> None:
     if args.write:
         from benchmarks.report import write_section  # noqa: PLC0415
 
-        write_section(ROOT / "docs" / "benchmarks.md", MARK, "## Tracking plans\n\n" + table)
+        intro = (
+            "## Tracking plans\n\n`python -m benchmarks.plans --write` (this machine: 2 cores, shared). What a plan "
+            "costs: one check of\na fresh message, and a burst at the default settings with the plan's plugin and "
+            "without it.\n\n"
+        )
+        write_section(ROOT / "docs" / "benchmarks.md", MARK, intro + table)
 
 
 if __name__ == "__main__":
