@@ -329,3 +329,23 @@ async def test_violations_are_an_opentelemetry_counter(make_analytics: MakeAnaly
         for point in metric.data.data_points
     ]
     assert points == [1]
+
+
+def test_warnings_are_rate_limited_per_event_and_path_with_a_bounded_memory(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Once a minute per (event, path), saying how many since; made-up names do not grow it for ever."""
+    now = [0.0]
+    plugin = PlanPlugin(TrackingPlan.load(EXAMPLE), on_unplanned="warn", clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="analytics_async"):
+        for _ in range(5):
+            plugin.check_call(_track("Typo", {}))
+        now[0] = 61.0
+        plugin.check_call(_track("Typo", {}))
+    line = "analytics_async: 'Typo' is not in the tracking plan: no TRACK rule plans it"
+    assert [r.getMessage() for r in caplog.records] == [line, line + " (4 more since the last warning)"]
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="analytics_async"):
+        for i in range(5000):
+            plugin.check_call(_track(f"Made up {i}", {}))
+    assert len(plugin._warned) <= 1024

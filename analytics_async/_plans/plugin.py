@@ -3,14 +3,13 @@
 A `before` plugin with no event hooks: the client calls `check_call(message)` while it builds the
 event (in the calling thread for the sync drop-in), so a plan costs one compiled check per call and
 none of the plugin stage, and `"raise"` can raise at the call. It checks the event as the caller
-made it, before any other plugin changes it. Thread-safe: the check keeps no state but its
-rate-limited warnings.
+made it, before any other plugin changes it. Thread- and fork-safe: it keeps no state but its
+rate-limited warnings, and takes no lock.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any, Final, Literal
@@ -30,6 +29,8 @@ OnViolation = Literal["warn", "drop", "raise"]
 OnUnplanned = Literal["allow", "warn", "drop", "raise"]
 WARN_EVERY: Final = 60.0
 """A violation is logged once per event name and path in this many seconds (with how many since)."""
+WARNED_KEYS: Final = 1024
+"""At most this many (event name, path) pairs are remembered for the rate limit."""
 
 
 @attrs.frozen
@@ -77,7 +78,6 @@ class PlanPlugin:
         self.on_violation: OnViolation = on_violation
         self.on_unplanned: OnUnplanned = on_unplanned
         self._clock = clock
-        self._lock = threading.Lock()
         self._warned: dict[tuple[str, str], tuple[float, int]] = {}  # (event, path) -> (last log, since)
 
     def __repr__(self) -> str:
@@ -108,13 +108,17 @@ class PlanPlugin:
         return Verdict(action, violation)
 
     def _warn(self, violation: PlanViolation) -> None:
+        # No lock: a lock held by another thread at a fork would hang the child's first warning.
+        # Two threads racing here may log the same line twice or lose a count, never more.
         key = (violation.event, violation.path)
         now = self._clock()
-        with self._lock:
-            last, since = self._warned.get(key, (None, 0))
-            if last is not None and now - last < WARN_EVERY:
-                self._warned[key] = (last, since + 1)
-                return
-            self._warned[key] = (now, 0)
+        warned = self._warned
+        last, since = warned.get(key, (None, 0))
+        if last is not None and now - last < WARN_EVERY:
+            warned[key] = (last, since + 1)
+            return
+        if len(warned) >= WARNED_KEYS:  # event names made up at run time must not grow it for ever
+            warned.clear()
+        warned[key] = (now, 0)
         more = f" ({since} more since the last warning)" if since else ""
         logger.warning("analytics_async: %s%s", violation.describe(), more)
