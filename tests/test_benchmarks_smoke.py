@@ -67,3 +67,12 @@ def test_sync_workload_runs() -> None:
     assert "## The sync drop-in from threads" in text
     if compare.SYNC_OFFICIAL in table:  # segment-analytics-python is in the test extra
         assert "| events/s >= 3x the official SDK's |" in text
+
+
+def test_plans_benchmark_runs() -> None:
+    """benchmarks/plans.py measures every way of checking, and a burst with a plan delivers it all."""
+    from benchmarks import plans  # noqa: PLC0415
+
+    checks = plans.per_check(50)
+    assert "plan check (ours): the rule and COMMON" in checks
+    assert all(value > 0 for value in checks.values())
