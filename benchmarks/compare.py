@@ -520,7 +520,12 @@ def main() -> None:
     )
     parser.add_argument("--sync-only", action="store_true", help="run only the sync drop-in workload")
     parser.add_argument("--no-sync", action="store_true", help="skip the sync drop-in workload")
+    parser.add_argument(
+        "--workload", choices=["fair", "same"], default="fair",
+        help="fair (default): each call builds its own properties, as an app does; same: one shared dict",
+    )  # fmt: skip
     args = parser.parse_args()
+    os.environ["BENCH_WORKLOAD"] = args.workload  # every contender's process reads it
     if args.write:
         args.out = ROOT / "docs" / "benchmarks.md"
     if not args.no_sync and not args.render_only:

@@ -10,7 +10,7 @@ import sys
 import aiohttp  # noqa: F401
 
 from analytics_async import Analytics
-from benchmarks.clients.common import EVENT, PROPERTIES, USER_ID, Meter, args
+from benchmarks.clients.common import EVENT, USER_ID, Meter, args, properties
 
 
 async def main() -> None:
@@ -22,8 +22,8 @@ async def main() -> None:
         if tuned
         else Analytics(write_key="bench", host=url)
     )
-    for _ in range(events):
-        await analytics.track(event=EVENT, user_id=USER_ID, properties=PROPERTIES)
+    for i in range(events):
+        await analytics.track(event=EVENT, user_id=USER_ID, properties=properties(i))
     meter.calls_done()
     await analytics.flush(close=True, timeout=600)
     stats = analytics.stats()

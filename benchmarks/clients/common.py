@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import time
@@ -16,6 +17,20 @@ PROPERTIES: dict[str, Any] = {
               {"sku": "B-2002", "name": "Scarf", "qty": 1, "price": 10.95}],
 }  # fmt: skip
 """With the fields every library adds, one track event is about 480 bytes of JSON."""
+WORKLOAD = os.environ.get("BENCH_WORKLOAD", "fair")
+"""`fair` (the default): each call builds its own properties, as an app does; `same`: every call
+passes the one `PROPERTIES` dict (the kinder workload of earlier reports)."""
+
+
+def properties(i: int) -> dict[str, Any]:
+    """Call `i`'s properties: 9 keys (int, str, float, bool, None, 3 strings, a nested dict of 4), fresh."""
+    if WORKLOAD == "same":
+        return PROPERTIES
+    return {
+        "quantity": i % 7 + 1, "sku": f"SKU-{i}", "price": 1.5 + (i % 1000) * 0.01, "gift": i % 2 == 0,
+        "coupon": None, "tags": ["winter", f"t{i % 10}", "sale"], "currency": "EUR", "category": "hats",
+        "shipping": {"method": "2-day", "cost": 4.95, "express": i % 3 == 0, "zone": i % 8},
+    }  # fmt: skip
 
 
 def args() -> tuple[int, str]:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from segment.analytics import Client
 
-from benchmarks.clients.common import EVENT, PROPERTIES, USER_ID, Meter, args
+from benchmarks.clients.common import EVENT, USER_ID, Meter, args, properties
 
 
 def main() -> None:
     events, url = args()
     meter = Meter()
     client = Client("bench", host=url, upload_size=100, max_queue_size=events + 1)
-    for _ in range(events):
-        client.track(user_id=USER_ID, event=EVENT, properties=PROPERTIES)
+    for i in range(events):
+        client.track(user_id=USER_ID, event=EVENT, properties=properties(i))
     meter.calls_done()
     client.flush()
     client.join()
