@@ -14,9 +14,10 @@ import gzip
 import orjson
 from aiohttp import web
 
-MODES = ("ok", "503", "reset", "429", "hang", "lost")
+MODES = ("ok", "503", "reset", "429", "hang", "lost", "slow")
 """Faults for benchmarks/soak.py (POST /mode/NAME): answer 503; reset the connection before reading;
-429 with Retry-After: 2; accept and never answer; record the events, then answer 500 (a lost response)."""
+429 with Retry-After: 2; accept and never answer; record the events, then answer 500 (a lost response);
+answer every batch after 200 ms (benchmarks/latency.py's slow server)."""
 
 
 class Counts:
@@ -47,6 +48,8 @@ def make_app(counts: Counts) -> web.Application:
                 await asyncio.sleep(0.05)
             return web.Response(status=503)
         raw = await request.read()
+        if mode == "slow":
+            await asyncio.sleep(0.2)
         if request.headers.get("Content-Encoding") == "gzip" and raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
         body = orjson.loads(raw)

@@ -76,3 +76,19 @@ def test_plans_benchmark_runs() -> None:
     checks = plans.per_check(50)
     assert "plan check (ours): the rule and COMMON" in checks
     assert all(value > 0 for value in checks.values())
+
+
+def test_latency_benchmark_runs() -> None:
+    """benchmarks/latency.py times every call of a small burst and the sink counts every event."""
+    import asyncio  # noqa: PLC0415
+
+    from benchmarks import latency  # noqa: PLC0415
+
+    sink = compare.Sink()
+    try:
+        samples = asyncio.run(latency.burst(sink.url, 200))
+        assert sink.call("GET", "/stats")["unique"] == 200
+    finally:
+        sink.stop()
+    stats = latency.percentiles(samples)
+    assert 0 < stats["p50"] <= stats["p99"] <= stats["max"]
