@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
+import pathlib
 import signal
 import socket
 import ssl
+import sys
 import threading
 from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import Any
 
 import aiohttp
@@ -163,3 +167,14 @@ def sink_in_thread(sink: SegmentSink, ssl_context: ssl.SSLContext | None = None)
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
+
+
+def load_module(path: pathlib.Path, name: str | None = None) -> ModuleType:
+    """Import the Python file at `path` as module `name` (its stem by default), registered in sys.modules."""
+    spec = importlib.util.spec_from_file_location(name or path.stem, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -7,7 +7,6 @@ calls through it -> a real sink recording what arrived -> `plan check` on that r
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import pathlib
 import shutil
@@ -15,7 +14,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -26,7 +24,7 @@ from analytics_async.__main__ import main
 from analytics_async.plans import TrackingPlan
 from analytics_async.sync import Client
 from analytics_async.testing import SegmentSink, assert_conforms
-from tests.helpers import sink_in_thread
+from tests.helpers import load_module, sink_in_thread
 
 ROOT = pathlib.Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "plans" / "ecommerce-plan.json"
@@ -191,18 +189,8 @@ def test_codegen_and_check_answer_bad_input_with_exit_2(
     )
     (tmp_path / "events.jsonl").write_text('{"type": "track"}\nnot json\n')
     assert main(["plan", "check", "--plan", str(EXAMPLE), str(tmp_path / "events.jsonl")]) == 2
-    assert "events.jsonl:2: not JSON" in capsys.readouterr().err
+    assert "events.jsonl:2 must be a JSON object: " in capsys.readouterr().err
     assert main(["plan", "check", "--plan", str(EXAMPLE), str(tmp_path / "missing.jsonl")]) == 2
-
-
-def _load_module(path: pathlib.Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[path.stem] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 GOOD_USE = """\
@@ -279,7 +267,7 @@ def test_from_a_plan_file_to_a_clean_check_of_what_arrived(
     Then an off-plan event sent around the module makes `plan check` print it and exit 1.
     """
     assert main(["plan", "codegen", str(EXAMPLE), "-o", str(tmp_path / "shop_events.py")]) == 0
-    events = _load_module(tmp_path / "shop_events.py")
+    events = load_module(tmp_path / "shop_events.py")
     record = tmp_path / "arrived.jsonl"
     plan = TrackingPlan.load(EXAMPLE)
     with sink_in_thread(SegmentSink(record=record)) as sink:

@@ -18,7 +18,7 @@ from .._lifecycle.client import Analytics
 from ..errors import AnalyticsError, ConfigError
 from .sink import Faults, ReceivedBatch, SegmentSink, event_problem
 
-__all__ = ["UsageError", "run_send", "run_sink"]
+__all__ = ["UsageError", "json_object", "run_send", "run_sink"]
 
 
 class UsageError(Exception):
@@ -141,16 +141,19 @@ async def run_sink(
     return 0
 
 
-def _json_arg(name: str, value: str | None) -> dict[str, Any] | None:
-    if value is None:
-        return None
+def json_object(text: str, where: str) -> dict[str, Any]:
+    """`text` parsed as a JSON object; else UsageError: `{where} must be a JSON object...`."""
     try:
-        parsed = json.loads(value)
+        parsed = json.loads(text)
     except ValueError as exc:
-        raise UsageError(f"--{name} must be a JSON object: {exc}") from None
+        raise UsageError(f"{where} must be a JSON object: {exc}") from None
     if not isinstance(parsed, dict):
-        raise UsageError(f"--{name} must be a JSON object, not {type(parsed).__name__}")
+        raise UsageError(f"{where} must be a JSON object, not {type(parsed).__name__}")
     return parsed
+
+
+def _json_arg(name: str, value: str | None) -> dict[str, Any] | None:
+    return None if value is None else json_object(value, f"--{name}")
 
 
 async def run_send(args: Any, out: TextIO = sys.stdout) -> int:  # noqa: ANN401 - argparse.Namespace

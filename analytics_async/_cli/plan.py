@@ -18,7 +18,7 @@ from typing import Any, Final, TextIO
 import aiohttp
 
 from ..errors import ConfigError
-from .commands import UsageError
+from .commands import UsageError, json_object
 
 __all__ = ["DEFAULT_API", "PAGE_SIZE", "pull_rules", "run_check", "run_codegen", "run_pull"]
 
@@ -176,18 +176,7 @@ def _events(path: str) -> list[dict[str, Any]]:
         lines = pathlib.Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {path}: {exc}") from None
-    events = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            event = json.loads(line)
-        except ValueError as exc:
-            raise UsageError(f"{path}:{number}: not JSON: {exc}") from None
-        if not isinstance(event, dict):
-            raise UsageError(f"{path}:{number}: an event must be a JSON object, not {type(event).__name__}")
-        events.append(event)
-    return events
+    return [json_object(line, f"{path}:{number}") for number, line in enumerate(lines, 1) if line.strip()]
 
 
 def run_check(args: Any, out: TextIO | None = None) -> int:  # noqa: ANN401 - argparse.Namespace
