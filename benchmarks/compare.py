@@ -236,7 +236,13 @@ def render(result: dict[str, Any], repeat: int, command: str) -> str:
         f"- Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
         f"{time.strftime('%Y-%m-%d')}; {repeat} repetitions.",
         "- Events: one `track` of about 480 bytes of JSON, awaited one after another in a tight loop (a burst)."
-        " analytics-async: `flush_at=100`, and `(defaults)`: nothing but the write key and host; every other"
+        + (
+            " Each call builds its own properties, as an app does (9 keys: an int, str, float, bool, None, a list"
+            " of 3 strings and a nested dict of 4, values varying; `--workload same` passes one shared dict)."
+            if result.get("workload", "fair") == "fair"
+            else " Every call passes the same properties dict."
+        )
+        + " analytics-async: `flush_at=100`, and `(defaults)`: nothing but the write key and host; every other"
         ' setting at its default (`queue_full="drop"`: a drop would show as lost). segment-analytics-python'
         " gets a queue large enough not to drop.",
         "- Floors: the same messages built by hand, serialized with orjson, posted with aiohttp in batches of"
@@ -544,6 +550,7 @@ def main() -> None:
         args.repeat = len(next(iter(next(iter(result["runs"].values())).values())))
     else:
         result = measure(args.sizes, args.repeat, with_node=not args.no_node)
+        result["workload"] = args.workload
         result["summaries"] = {size: summarize(runs, size) for size, runs in result["runs"].items()}
         saved.write_text(json.dumps(result, indent=1))
     kept = marked_sections(args.out.read_text()) if args.out.exists() else ""  # other benchmarks' parts
