@@ -8,6 +8,7 @@ imported on the first request, not with the package: it is half of `import analy
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 import urllib.request
 from typing import TYPE_CHECKING, Final
@@ -55,6 +56,7 @@ class AiohttpClient:
         self._ssl = ssl_context
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._env_proxies: dict[tuple[str | None, ...], str | None] = {}
 
     def _session_for_loop(self) -> aiohttp.ClientSession:
         import aiohttp  # noqa: PLC0415 - deferred to the first request (see the module docstring)
@@ -77,6 +79,22 @@ class AiohttpClient:
             )
             self._loop = loop
         return session
+
+    def _env_proxy(self, url: str) -> str | None:
+        """`env_proxy(url)`, worked out again only when a proxy variable changed.
+
+        urllib's lookup scans the whole environment (about 60 us a request); reading the few
+        variables it would use costs a microsecond or two.
+        """
+        environ = os.environ
+        key = (url, *(environ.get(name) for name in _PROXY_VARIABLES))
+        try:
+            return self._env_proxies[key]
+        except KeyError:
+            if len(self._env_proxies) > _PROXY_CACHE:
+                self._env_proxies.clear()
+            proxy = self._env_proxies[key] = env_proxy(url)
+            return proxy
 
     def after_fork(self) -> None:
         """In a forked child: the parent's session and its connections stay the parent's, unused."""
@@ -102,7 +120,7 @@ class AiohttpClient:
                 data=request.body,
                 headers=dict(request.headers),
                 allow_redirects=False,
-                proxy=self._proxy or env_proxy(request.url),
+                proxy=self._proxy or self._env_proxy(request.url),
                 ssl=self._ssl or default_context() or True,
                 timeout=aiohttp.ClientTimeout(total=request.timeout),
             ) as response:
@@ -170,6 +188,14 @@ def describe(exc: BaseException) -> str:
     if root is not exc and str(root) and str(root) not in text:
         text += f" (caused by {type(root).__name__}: {root})"
     return text
+
+
+_PROXY_VARIABLES: Final = tuple(
+    f(name) for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "request_method")
+    for f in (str.lower, str.upper)
+)  # fmt: skip
+"""What urllib's proxy lookup reads (REQUEST_METHOD: it ignores HTTP_PROXY under CGI)."""
+_PROXY_CACHE: Final = 64
 
 
 def env_proxy(url: str) -> str | None:
