@@ -169,6 +169,19 @@ def cold_path(code: str, sink: Sink, repeat: int) -> float | None:
     return statistics.median(times)
 
 
+def node_cold(sink: Sink, modules: Path, repeat: int) -> tuple[float, float] | None:
+    """Median seconds for analytics-node's require, and for require + construct + one track + close."""
+    runs = []
+    script = str(ROOT / "benchmarks" / "clients" / "node_cold.cjs")
+    for _ in range(repeat):
+        result = subprocess.run(["node", script, sink.url, str(modules)], capture_output=True, text=True,
+                                cwd=ROOT, check=False)  # fmt: skip
+        if result.returncode != 0:
+            return None
+        runs.append(json.loads(result.stdout.strip().splitlines()[-1]))
+    return statistics.median(r["import_s"] for r in runs), statistics.median(r["cold_s"] for r in runs)
+
+
 def measure(sizes: list[int], repeat: int, *, with_node: bool = True, extras: bool = True) -> dict[str, Any]:
     """Run everything; return the raw runs and the summaries."""
     try:
@@ -196,6 +209,10 @@ def measure(sizes: list[int], repeat: int, *, with_node: bool = True, extras: bo
             imports["segment-analytics-python"] = import_time("segment.analytics", 7)
             if extras:
                 cold["segment-analytics-python"] = cold_path(COLD_SEGMENT, sink, 5)
+        if extras and with_node and (modules := node_modules()) is not None:
+            node = node_cold(sink, modules, 5)
+            if node is not None:
+                imports["analytics-node"], cold["analytics-node"] = node
     finally:
         sink.stop()
     return {"runs": runs, "imports": imports, "cold": cold}
