@@ -137,7 +137,7 @@ class Intake:
             if verdict.action == "raise":
                 raise verdict.error()
             if verdict.action == "drop":
-                return self._fail_at_once(message, callback, payload, verdict.error())
+                return self._settle_at_once(message, callback, payload, verdict.error())
         if self._yield_first or self.closed or self.stage.active:
             return self._accept_waiting(message, callback, payload)
         pipeline = self._loops.pipeline
@@ -150,7 +150,7 @@ class Intake:
         self.counters.violations += 1
         self.emitter.emit("violation", verdict.violation)
 
-    def _fail_at_once(
+    def _settle_at_once(
         self,
         message: dict[str, Any],
         callback: Callback | None,
@@ -158,15 +158,22 @@ class Intake:
         reason: Exception,
         *,
         handed_over: bool = False,
+        dropped: bool = False,
     ) -> Context:
-        """Accept the event only to fail it now with `reason` (a call check's "drop")."""
+        """Accept the event only to settle it now: failed with `reason`, or `dropped` with it.
+
+        Failed: a call check's "drop"; dropped: a thread handoff's refusal (a full queue).
+        """
         if payload is None:
             payload = serialize(message)
         envelope = Envelope(
             context_of_payload(payload), payload, callback, message["type"], handed_over=handed_over
         )
         self._open(envelope)
-        self._settler.failed((envelope,), reason)
+        if dropped:
+            self._settler.dropped(envelope, reason)
+        else:
+            self._settler.failed((envelope,), reason)
         return envelope.ctx
 
     def accept_handed_over(
@@ -195,17 +202,13 @@ class Intake:
         if verdict is not None:
             self.violated(verdict)
             if verdict.action == "drop":
-                self._fail_at_once(message, callback, payload, verdict.error(), handed_over=True)
+                self._settle_at_once(message, callback, payload, verdict.error(), handed_over=True)
                 return None
         if self.closed:
             self._after_close(message, callback)
             return None
         if refused:
-            envelope = Envelope(
-                context_of_payload(payload), payload, callback, message["type"], handed_over=True
-            )
-            self._open(envelope)
-            self._settler.dropped(envelope, self._full())
+            self._settle_at_once(message, callback, payload, self._full(), handed_over=True, dropped=True)
             return None
         pipeline = self._loops.pipeline
         if pipeline is None or pipeline.loop is not asyncio.get_running_loop():

@@ -20,7 +20,7 @@ import builtins
 import json
 import keyword
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from .plan import Rule
@@ -182,7 +182,7 @@ def _literal(values: list[Any]) -> str | None:
     return "Literal[" + ", ".join(_str(v) if isinstance(v, str) else repr(v) for v in values) + "]"
 
 
-def _union(types: Any) -> str:  # noqa: ANN401 - an iterable of type strings
+def _union(types: Iterable[str]) -> str:
     seen: list[str] = []
     for kind in types:
         for part in kind.split(" | "):

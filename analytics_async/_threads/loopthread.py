@@ -80,7 +80,7 @@ class Handoff:
         refused = self.stalled
         items = self._items
         if len(items) >= self._limit and threading.get_ident() != self._loop_thread:
-            refused = not self._wait_for_room() or refused
+            refused = not self._taken_below(self._limit) or refused
         items.append((item, refused))
         if not self._scheduled:  # a drain that is already scheduled will see this item too
             self._scheduled = True
@@ -89,16 +89,17 @@ class Handoff:
             self._wait_for_loop()
         return not refused
 
-    def _wait_for_room(self) -> bool:
-        """`limit` items wait for a loop that takes none: wait for it to take them, `max_wait` at most."""
+    def _taken_below(self, count: int) -> bool:
+        """Whether fewer than `count` items wait, or the loop takes them within `max_wait`.
+
+        Clear, then look again: a drain that took the items before the clear leaves fewer (no wait);
+        one that runs after it sets the event (every put is followed by a drain).
+        """
         self._taken.clear()
-        return len(self._items) < self._limit or self._taken.wait(self._max_wait)
+        return len(self._items) < count or self._taken.wait(self._max_wait)
 
     def _wait_for_loop(self) -> None:
-        # Clear, then look again: a drain that took the items before the clear leaves fewer than
-        # `lead` (no wait); one that runs after it sets the event (every put is followed by a drain).
-        self._taken.clear()
-        if len(self._items) >= self._lead and not self._taken.wait(self._max_wait):
+        if not self._taken_below(self._lead):
             if self._waiting is not None and not self.stalled:  # the queue stayed full
                 self.stalled = True
                 self.loop.call_soon_threadsafe(self.drain)  # take what waits behind the waiting item
