@@ -5,7 +5,8 @@ under `valgrind --tool=callgrind`, with a small and a large number of `await ana
 calls (fresh properties each call, an in-memory HTTPClient answering 200), and reports the difference
 divided by the difference in events: start-up, imports and the close cancel out.
 
-Run: `python -m benchmarks.callgrind_per_event [--events N] [--plugin none|noop]` (needs valgrind).
+Run: `python -m benchmarks.callgrind_per_event [--events N] [--plugin NAME]` (needs valgrind); the
+plugin settings are benchmarks/plugins.py's: none, noop, enrichment, destination, two-of-each.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ import subprocess
 import sys
 import tempfile
 
-from analytics_async import Analytics, HTTPRequest, HTTPResponse, SimplePlugin
+from analytics_async import Analytics, HTTPRequest, HTTPResponse
+from benchmarks.clients.common import properties
+from benchmarks.plugins import SETTINGS
+
+PLUGINS = dict(zip(["none", "noop", "enrichment", "destination", "two-of-each"], SETTINGS.values(), strict=True))
+"""The plugin settings of benchmarks/plugins.py, by short name."""
 
 
 class NullHTTP:
@@ -37,11 +43,10 @@ class NullHTTP:
 async def run(events: int, plugin: str) -> None:
     """Send `events` track calls through the pipeline, then close."""
     analytics = Analytics(write_key="k", http_client=NullHTTP(), flush_at=100)
-    if plugin == "noop":
-        await analytics.register(SimplePlugin(name="noop", type="before"))
+    if (make := PLUGINS[plugin]) is not None:
+        await analytics.register(*make(plugin))
     for i in range(events):
-        props = {"revenue": 39.95 + i, "shipping": "2-day", "n": i, "ok": True, "tags": ["a", "b", "c"]}
-        await analytics.track(event="Order Completed", user_id=f"user-{i % 1000}", properties=props)
+        await analytics.track(event="Order Completed", user_id=f"user-{i % 1000}", properties=properties(i))
     await analytics.flush(close=True)
 
 
@@ -62,7 +67,7 @@ def main() -> None:
     """Report instructions per event."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=10_000)
-    parser.add_argument("--plugin", choices=["none", "noop"], default="none")
+    parser.add_argument("--plugin", choices=list(PLUGINS), default="none")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:

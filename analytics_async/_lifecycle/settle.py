@@ -42,7 +42,7 @@ class Settler:
         counters: Counters,
         ledger: Ledger,
         user: UserWork,
-        after: Callable[[Context], Awaitable[None]],
+        after: Callable[[Context, str], Awaitable[None] | None],
     ) -> None:
         self._emitter = emitter
         self._counters = counters
@@ -113,6 +113,18 @@ class Settler:
         for envelope in envelopes:
             if not settle(envelope.ctx, failure):
                 continue
+            if envelope.work is not None and envelope.work.done():
+                envelope.work = None  # its destinations ran (they run in the step after the call)
+            if envelope.after and envelope.work is None:
+                # Plain `after` hooks run here; only those that return awaitables make a task.
+                envelope.after = False
+                if (rest := self._after(envelope.ctx, envelope.kind)) is not None:
+                    self._count(reason, 1, dropped=dropped)
+                    self._user.start(
+                        "plugins", rest, ctx=envelope.ctx, then=partial(self._callback, envelope, reason)
+                    )
+                    reported += 1
+                    continue
             if envelope.work is not None or envelope.after:
                 self._count(reason, 1, dropped=dropped)
                 self._report(envelope, reason)
@@ -152,10 +164,11 @@ class Settler:
             self._callback(envelope, reason)
 
     async def _plugins_done(self, envelope: Envelope) -> None:
-        if envelope.work is not None and not envelope.work.done():
-            await asyncio.wait([envelope.work])
-        if envelope.after:
-            await self._after(envelope.ctx)
+        # The destinations' step future, then the task awaiting their awaitables (if any).
+        while (work := envelope.work) is not None and not work.done():
+            await asyncio.wait([work])
+        if envelope.after and (rest := self._after(envelope.ctx, envelope.kind)) is not None:
+            await rest
 
     def _callback(self, envelope: Envelope, reason: BaseException | None) -> None:
         if envelope.callback is None or self._callback_done(envelope, reason):

@@ -14,15 +14,16 @@ client runs it as it builds each event, without the stage (`checks`, `check_call
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import Any, Protocol, TypeGuard
 
 import attrs
 
 from .._core import fork
 from .._core.user import UserWork, is_our_cancellation
-from .._message.context import Context, is_parsed
+from .._message.context import Context, log_plugin, written
 from ..errors import DeliveryError
 from .plugin import (
     EVENT_TYPES,
@@ -35,9 +36,25 @@ from .plugin import (
     sends_to_segment,
 )
 
-__all__ = ["BeforeFailed", "CallCheck", "PluginStage", "Verdict"]
+__all__ = ["BeforeFailed", "CallCheck", "Holder", "PluginStage", "Verdict"]
 
 logger = logging.getLogger("analytics_async")
+
+Hook = Callable[[Context], object]
+
+
+class Holder(Protocol):
+    """What carries an event's destination work (an `Envelope`): what its settling waits for."""
+
+    work: asyncio.Future[None] | None
+
+
+_Step = tuple[
+    list[tuple[Holder, Context, Sequence[tuple[Plugin, Hook]]]],
+    "asyncio.Future[None]",
+    asyncio.AbstractEventLoop,
+]
+"""The destination hooks of one loop step's events, the future of the callback that runs them, its loop."""
 
 
 class BeforeFailed(Exception):  # noqa: N818 - internal signal carrying the reason
@@ -110,9 +127,47 @@ class PluginStage:
         """True when events must pass the stage: a user plugin is registered or a registration runs."""
         self.checks: tuple[CallCheck, ...] = ()
         """The registered call checks, in registration order (read from other threads too)."""
+        self._hooks: dict[int, dict[str, Hook]] = {}
+        """Each registered plugin's hooks by event type (by `id` of the plugin), looked up at registration."""
+        self._staged: tuple[tuple[Plugin, dict[str, Hook], bool], ...] = ()
+        """`before` plugins then `enrichment` ones, each in registration order: (plugin, hooks, is before)."""
+        self._destination_hooks: dict[str, tuple[tuple[Plugin, Hook], ...]] = {}
+        """The hooks of the destination plugins other than Segment.io, by event type."""
+        self._after: dict[str, tuple[tuple[Plugin, Hook], ...]] = {}
+        """The `after` hooks by event type (types without any left out)."""
+        self._step: _Step | None = None
+        self.staged_kinds: frozenset[str] = frozenset()
+        """Event types some `before` or `enrichment` plugin has a hook for (others skip `begin`)."""
+        self.has_destinations = False
+        """Whether a destination plugin other than Segment.io is registered."""
+        self.after_kinds: frozenset[str] = frozenset()
+        """Event types some `after` plugin has a hook for."""
 
     def _refresh(self) -> None:
         self.checks = tuple(p for p in self._plugins if callable(getattr(p, "check_call", None)))  # type: ignore[misc]
+        self._hooks = {id(p): _hooks_of(p) for p in self._plugins}
+        staged = [p for p in self._plugins if p.type in ("before", "enrichment")]
+        staged.sort(key=_after_before)  # stable: registration order within each type
+        self._staged = tuple((p, self._hooks[id(p)], p.type == "before") for p in staged)
+        destinations = [p for p in self._plugins if p.type == "destination" and not isinstance(p, _SegmentIO)]
+        self._destination_hooks = {
+            kind: hooked
+            for kind in EVENT_TYPES
+            if (
+                hooked := tuple(
+                    (p, h) for p in destinations if (h := self._hooks[id(p)].get(kind)) is not None
+                )
+            )
+        }
+        after = [p for p in self._plugins if p.type == "after"]
+        self._after = {
+            kind: hooked
+            for kind in EVENT_TYPES
+            if (hooked := tuple((p, h) for p in after if (h := self._hooks[id(p)].get(kind)) is not None))
+        }
+        self.staged_kinds = frozenset(kind for _, hooks, _ in self._staged for kind in hooks)
+        self.has_destinations = bool(destinations)
+        self.after_kinds = frozenset(self._after)
         self.active = bool(self._registering) or any(
             (p.name != SEGMENT_IO or p.type != "destination") and not _checks_only(p) for p in self._plugins
         )
@@ -136,17 +191,13 @@ class PluginStage:
         fork.ABANDONED.append((self._registering, self._running))
         self._registering = set()
         self._running = set()
+        self._step = None
         self._refresh()
 
     @property
     def names(self) -> list[str]:
         """Names of the registered plugins, in registration order."""
         return [p.name for p in self._plugins]
-
-    @property
-    def has_after(self) -> bool:
-        """Whether any `after` plugin is registered."""
-        return any(p.type == "after" for p in self._plugins)
 
     # -- register / deregister -----------------------------------------------------------------
 
@@ -204,13 +255,55 @@ class PluginStage:
         self._emit("deregister", list(names))
 
     # -- the stages ----------------------------------------------------------------------------
+    #
+    # Hooks are called as plain functions; only a hook that returns an awaitable (a coroutine
+    # function's, or any other) makes the stage a coroutine, from that hook on. So a stage of plain
+    # hooks costs no coroutine, task or timeout scope per event.
 
-    async def run(self, ctx: Context, kind: str | None = None) -> Context | None:
-        """`enter(ctx)` in the caller's task; None if a closing deadline ended it (`interrupt`).
+    @property
+    def registering(self) -> bool:
+        """Whether a registration is in flight (events wait for it: `run`)."""
+        return bool(self._registering)
 
-        The stage runs in an `asyncio.timeout` scope with no deadline of its own, which `interrupt`
-        expires: the plugins are cancelled and the caller goes on, as with any asyncio timeout. A
-        cancellation of the caller itself still propagates.
+    def begin(self, ctx: Context, kind: str) -> Context | Coroutine[Any, Any, Context | None]:
+        """Run `before` then `enrichment` as far as plain hooks go; the rest as a coroutine (`run`).
+
+        Returns the Context to send, or a coroutine that returns it (None if a closing deadline ended
+        it). Must not be called while `registering` (use `run`).
+
+        Raises:
+            BeforeFailed: a `before` plugin raised (anything) or returned something not a Context.
+        """
+        staged = self._staged
+        now = asyncio.get_running_loop().time()  # one time for the plugin lines of this run
+        current = kind  # the event's type, as the hooks that ran left it
+        for index in range(len(staged)):
+            plugin, hooks, before = staged[index]
+            hook = hooks.get(current)
+            if hook is None:
+                continue
+            log_plugin(ctx, plugin.name, now)
+            try:
+                result = hook(ctx)
+                if result is not None:
+                    if _awaitable(result):
+                        return self.run(ctx, kind, (index, plugin, result))
+                    ctx = _checked(plugin, result, ctx)
+            except BaseException as exc:  # noqa: BLE001 - _hook_failed re-raises ours
+                self._hook_failed(plugin, before, ctx, exc)
+            if (event := written(ctx)) is not None:
+                current = event.get("type", "")
+        return ctx
+
+    async def run(
+        self, ctx: Context, kind: str, pending: tuple[int, Plugin, Awaitable[object]] | None = None
+    ) -> Context | None:
+        """The stage in the caller's task; None if a closing deadline ended it (`interrupt`).
+
+        `pending`: where `begin` stopped (the index of the plugin whose hook returned an awaitable,
+        the plugin, that awaitable). The stage runs in an `asyncio.timeout` scope with no deadline of
+        its own, which `interrupt` expires: the plugins are cancelled and the caller goes on, as with
+        any asyncio timeout. A cancellation of the caller itself still propagates.
 
         Raises:
             BeforeFailed: a `before` plugin failed the event.
@@ -221,13 +314,54 @@ class PluginStage:
         self._running.add(entry)
         try:
             async with scope:
-                return await self.enter(ctx, kind)
+                return await self._enter(ctx, kind, pending)
         except TimeoutError:
             if scope.expired():
+                if pending is not None and inspect.iscoroutine(pending[2]):
+                    pending[2].close()  # interrupted before it was awaited: never "never awaited"
                 return None
             raise
         finally:
             self._running.discard(entry)
+
+    async def _enter(
+        self, ctx: Context, kind: str, pending: tuple[int, Plugin, Awaitable[object]] | None
+    ) -> Context:
+        start = 0
+        if pending is not None:
+            index, plugin, awaitable = pending
+            start = index + 1
+            before = self._staged[index][2] if index < len(self._staged) else plugin.type == "before"
+            try:
+                ctx = _checked(plugin, await awaitable, ctx)
+            except BaseException as exc:  # noqa: BLE001 - _hook_failed re-raises ours
+                self._hook_failed(plugin, before, ctx, exc)
+        else:
+            while self._registering:
+                await asyncio.gather(*self._registering)
+        staged = self._staged
+        for plugin, hooks, before in staged[start:]:
+            hook = hooks.get(kind if (event := written(ctx)) is None else event.get("type", ""))
+            if hook is None:
+                continue
+            log_plugin(ctx, plugin.name, asyncio.get_running_loop().time())
+            try:
+                result = hook(ctx)
+                if inspect.isawaitable(result):
+                    result = await result
+                ctx = _checked(plugin, result, ctx)
+            except BaseException as exc:  # noqa: BLE001 - _hook_failed re-raises ours
+                self._hook_failed(plugin, before, ctx, exc)
+        return ctx
+
+    def _hook_failed(self, plugin: Plugin, before: bool, ctx: Context, exc: BaseException) -> None:
+        """A `before` or `enrichment` hook raised `exc`: re-raised if ours, else the event's fate."""
+        if is_our_cancellation(exc):
+            raise exc
+        if before:
+            ctx.log("error", "plugin Error", {"plugin": plugin.name, "error": repr(exc)})
+            raise BeforeFailed(_as_exception(plugin, exc)) from exc
+        self._failed(plugin, "enrichment", ctx, exc)
 
     def interrupt(self) -> None:
         """End every `run` of this loop, from the loop's next step (a closing flush ran out of time).
@@ -239,85 +373,102 @@ class PluginStage:
         if scopes:
             loop.call_soon(_expire, scopes)
 
-    async def enter(self, ctx: Context, kind: str | None = None) -> Context:
-        """Wait for registrations in flight, run `before` then `enrichment`; return the Context to send.
-
-        Raises:
-            BeforeFailed: a `before` plugin raised (anything) or returned something not a Context.
-        """
-        while self._registering:
-            await asyncio.gather(*self._registering)
-        # Every `before` plugin, then every `enrichment` one, each in registration order (stable sort).
-        staged = sorted((p for p in self._plugins if p.type in ("before", "enrichment")), key=_after_before)
-        for plugin in staged:
-            try:
-                ctx = await self._call(plugin, ctx, kind)
-            except BaseException as exc:
-                if is_our_cancellation(exc):
-                    raise
-                if plugin.type == "before":
-                    ctx.log("error", "plugin Error", {"plugin": plugin.name, "error": repr(exc)})
-                    raise BeforeFailed(_as_exception(plugin, exc)) from exc
-                self._failed(plugin, "enrichment", ctx, exc)
-        return ctx
-
-    @staticmethod
-    async def _call(plugin: Plugin, ctx: Context, kind: str | None = None) -> Context:
-        # The event's type without parsing its JSON while no plugin has read it (`kind`: the call's)
-        if kind is None or is_parsed(ctx):
-            kind = ctx.event.get("type", "")
-        hook = getattr(plugin, kind, None)
-        if hook is None:
-            return ctx
-        ctx.log("debug", "plugin", {"plugin": plugin.name})
-        result = await maybe_await(hook(ctx))
-        if result is None:
-            return ctx
-        if not isinstance(result, Context):
-            raise TypeError(f"plugin {plugin.name!r} returned {type(result).__name__}, not a Context or None")
-        return result
-
     def _failed(self, plugin: Plugin, stage: str, ctx: Context, exc: BaseException) -> None:
         ctx.log("error", "plugin Error", {"plugin": plugin.name, "error": repr(exc)})
         logger.warning("analytics_async: %s plugin %r failed; skipped", stage, plugin.name, exc_info=exc)
 
-    def route(self, ctx: Context, integrations: object = None) -> tuple[bool, list[Plugin]]:
-        """Whether the Tracking API gets the event, and which destinations do (after enrichment).
+    def route(
+        self, ctx: Context, integrations: object, kind: str
+    ) -> tuple[bool, Sequence[tuple[Plugin, Hook]]]:
+        """Whether the Tracking API gets the event, and the hooks of the destinations that do.
 
-        `integrations`: the event's, when known without reading `ctx.event` (which would parse it).
+        `integrations`: the event's after enrichment (so enrichment can change the routing).
         """
-        if integrations is None:
-            integrations = ctx.event.get("integrations")
-        if not isinstance(integrations, Mapping):
-            integrations = {}
-        destinations = [
-            p
-            for p in self._plugins
-            if p.type == "destination" and not isinstance(p, _SegmentIO) and routed(p, integrations)
-        ]
-        return sends_to_segment(integrations), destinations
+        if not integrations or not isinstance(integrations, Mapping):
+            return True, self._destination_hooks.get(kind, ())  # no integrations named: all run
+        hooked = [(p, hook) for p, hook in self._destination_hooks.get(kind, ()) if routed(p, integrations)]
+        return sends_to_segment(integrations), hooked
 
-    def start_destinations(self, ctx: Context, destinations: Iterable[Plugin]) -> asyncio.Task[None] | None:
-        """Run the destinations concurrently in the background; their failures are logged."""
-        hooked = [p for p in destinations if getattr(p, ctx.event.get("type", ""), None) is not None]
-        if not hooked:
-            return None
-        return self._user.start("destination plugins", self._concurrently(ctx, hooked, "destination"))
+    def start_destinations(self, holder: Holder, ctx: Context, hooked: Sequence[tuple[Plugin, Hook]]) -> None:
+        """Run the destinations' `hooked` for `ctx` soon (in one callback for all events of this step).
 
-    async def after(self, ctx: Context) -> None:
-        """Run the `after` plugins concurrently, once the event has settled."""
-        await self._concurrently(ctx, [p for p in self._plugins if p.type == "after"], "after")
+        `holder.work` is set to what a settling event waits for: a future of that callback, then
+        (if a hook returned an awaitable) the task awaiting those, else None once they ran.
+        """
+        loop = asyncio.get_running_loop()
+        step = self._step
+        if step is None or step[2] is not loop:
+            step = self._step = ([], loop.create_future(), loop)
+            loop.call_soon(self._run_destinations, step)
+        step[0].append((holder, ctx, hooked))
+        holder.work = step[1]
 
-    async def _concurrently(self, ctx: Context, plugins: list[Plugin], stage: str) -> None:
-        async def one(plugin: Plugin) -> None:
+    def _run_destinations(self, step: _Step) -> None:
+        """Call the destination hooks of every event of one step; await the awaitables in a task."""
+        if self._step is step:
+            self._step = None
+        items, done, _ = step
+        try:
+            for holder, ctx, hooked in items:
+                awaiting = self._call_all(ctx, hooked, "destination")
+                holder.work = self._user.start("destination plugins", awaiting) if awaiting else None
+        finally:
+            if not done.done():
+                done.set_result(None)
+
+    def after_now(self, ctx: Context, kind: str) -> Coroutine[Any, Any, None] | None:
+        """Call the `after` hooks for `ctx` now; a coroutine awaiting those that returned awaitables."""
+        return self._call_all(ctx, self._after.get(kind, ()), "after")
+
+    def _call_all(
+        self, ctx: Context, hooked: Sequence[tuple[Plugin, Hook]], stage: str
+    ) -> Coroutine[Any, Any, None] | None:
+        """Call each hook (failures logged and skipped); a coroutine awaiting the awaitables, or None."""
+        awaiting: list[tuple[Plugin, Awaitable[object]]] = []
+        now = asyncio.get_running_loop().time()
+        for plugin, hook in hooked:
+            log_plugin(ctx, plugin.name, now)
             try:
-                await self._call(plugin, ctx)
+                result = hook(ctx)
+                if _awaitable(result):
+                    awaiting.append((plugin, result))
+                else:
+                    _checked(plugin, result, ctx)
+            except BaseException as exc:
+                if is_our_cancellation(exc):
+                    raise
+                self._failed(plugin, stage, ctx, exc)
+        return self._concurrently(ctx, awaiting, stage) if awaiting else None
+
+    async def _concurrently(
+        self, ctx: Context, awaiting: list[tuple[Plugin, Awaitable[object]]], stage: str
+    ) -> None:
+        async def one(plugin: Plugin, awaitable: Awaitable[object]) -> None:
+            try:
+                _checked(plugin, await awaitable, ctx)
             except BaseException as exc:
                 if is_our_cancellation(exc):
                     raise
                 self._failed(plugin, stage, ctx, exc)
 
-        await asyncio.gather(*(one(p) for p in plugins))
+        if len(awaiting) == 1:
+            await one(*awaiting[0])
+        else:
+            await asyncio.gather(*(one(p, a) for p, a in awaiting))
+
+
+def _awaitable(result: object) -> TypeGuard[Awaitable[object]]:
+    """`inspect.isawaitable`, answering the common results (None, a Context) without it."""
+    return result is not None and type(result) is not Context and inspect.isawaitable(result)
+
+
+def _checked(plugin: Plugin, result: object, ctx: Context) -> Context:
+    """What a hook's `result` makes of `ctx`: a returned Context replaces it, None keeps it."""
+    if result is None:
+        return ctx
+    if not isinstance(result, Context):
+        raise TypeError(f"plugin {plugin.name!r} returned {type(result).__name__}, not a Context or None")
+    return result
 
 
 def _expire(scopes: list[asyncio.Timeout]) -> None:
@@ -325,6 +476,11 @@ def _expire(scopes: list[asyncio.Timeout]) -> None:
     for scope in scopes:
         if not scope.expired():
             scope.reschedule(now)
+
+
+def _hooks_of(plugin: Plugin) -> dict[str, Hook]:
+    """The hooks `plugin` has, by event type (missing and None ones left out)."""
+    return {kind: hook for kind in EVENT_TYPES if (hook := getattr(plugin, kind, None)) is not None}
 
 
 def _after_before(plugin: Plugin) -> bool:

@@ -1,0 +1,159 @@
+"""What registering plugins costs: a tight loop of awaited track() calls with and without them.
+
+    python -m benchmarks.plugins [--events 20000] [--rounds 5] [--write]
+
+Each setting runs `--events` awaited `track()` calls (fresh properties per call, the fair workload of
+benchmarks/clients/common.py) at the default settings into the counting sink (its own process), flush
+included, in this one process, interleaved `--rounds` times (the order rotates each round); every
+event is counted at the sink. Reported: the median of the per-round ratios to the run without plugins.
+
+The plugins are what users register: a no-op `before` (a `SimplePlugin` with no hook), an enrichment
+that adds two context fields, a destination that counts events, and two of each of the before,
+enrichment, destination and after stages together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import pathlib
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from analytics_async import Analytics, Context, SimplePlugin
+from benchmarks.clients.common import properties
+from benchmarks.compare import Sink
+
+DOCS = pathlib.Path(__file__).parent.parent / "docs" / "benchmarks.md"
+MARK = "plugins"
+
+
+def _enrich(ctx: Context) -> None:
+    ctx.update_event("context.tenant", "acme")
+    ctx.update_event("context.consent", "granted")
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, ctx: Context) -> None:
+        self.count += 1
+
+
+def _noop(name: str) -> list[SimplePlugin]:
+    return [SimplePlugin(name=name, type="before")]
+
+
+def _enrichment(name: str) -> list[SimplePlugin]:
+    return [SimplePlugin(name=name, type="enrichment", hook=_enrich)]
+
+
+def _destination(name: str) -> list[SimplePlugin]:
+    return [SimplePlugin(name=name, type="destination", hook=_Counter())]
+
+
+def _two_of_each(name: str) -> list[SimplePlugin]:
+    plugins: list[SimplePlugin] = []
+    for i in range(2):
+        plugins.append(SimplePlugin(name=f"{name}-b{i}", type="before", hook=lambda ctx: None))
+        plugins.append(SimplePlugin(name=f"{name}-e{i}", type="enrichment", hook=_enrich))
+        plugins.append(SimplePlugin(name=f"{name}-d{i}", type="destination", hook=_Counter()))
+        plugins.append(SimplePlugin(name=f"{name}-a{i}", type="after", hook=_Counter()))
+    return plugins
+
+
+SETTINGS: dict[str, Callable[[str], list[SimplePlugin]] | None] = {
+    "no plugin": None,
+    "a no-op before plugin": _noop,
+    "an enrichment adding two context fields": _enrichment,
+    "a destination counting events": _destination,
+    "two of each: before, enrichment, destination, after": _two_of_each,
+}
+TARGETS = {
+    "a no-op before plugin": 0.9,
+    "an enrichment adding two context fields": 0.8,
+    "a destination counting events": 0.9,
+    "two of each: before, enrichment, destination, after": 0.7,
+}
+
+
+async def burst(url: str, events: int, make: Callable[[str], list[SimplePlugin]] | None) -> float:
+    """Events per second of `events` awaited track() calls at the defaults, flush included."""
+    analytics = Analytics(write_key="bench", host=url)
+    if make is not None:
+        await analytics.register(*make("bench"))
+    payloads = [properties(i) for i in range(events)]
+    started = time.perf_counter()
+    for i, props in enumerate(payloads):
+        await analytics.track(event="Order Completed", user_id=f"u{i}", properties=props)
+    await analytics.flush(close=True)
+    elapsed = time.perf_counter() - started
+    assert analytics.stats().delivered == events, analytics.stats()
+    return events / elapsed
+
+
+def measure(events: int, rounds: int) -> dict[str, dict[str, Any]]:
+    """Per setting: the median rate, and the median of per-round ratios to 'no plugin'."""
+    sink = Sink()
+    rates: dict[str, list[float]] = {name: [] for name in SETTINGS}
+    ratios: dict[str, list[float]] = {name: [] for name in SETTINGS}
+    names = list(SETTINGS)
+    try:
+        asyncio.run(burst(sink.url, events // 4, _two_of_each))  # warm up: imports, the first session
+        for round_ in range(rounds):
+            order = names[round_ % len(names) :] + names[: round_ % len(names)]
+            this_round: dict[str, float] = {}
+            for name in order:
+                sink.call("POST", "/reset")
+                this_round[name] = asyncio.run(burst(sink.url, events, SETTINGS[name]))
+                counted = sink.call("GET", "/stats")
+                assert counted["unique"] == events and counted["duplicates"] == 0, (name, counted)
+            for name, rate in this_round.items():
+                rates[name].append(rate)
+                ratios[name].append(rate / this_round["no plugin"])
+    finally:
+        sink.stop()
+    return {
+        name: {"rate": statistics.median(rates[name]), "ratio": statistics.median(ratios[name])}
+        for name in SETTINGS
+    }
+
+
+def table(results: dict[str, dict[str, Any]], events: int, rounds: int) -> str:
+    lines = [
+        f"| {events:,} awaited track() calls, defaults, counted at the sink | events/s | x no plugin | target |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, result in results.items():
+        target = f">= {TARGETS[name]:.1f}" if name in TARGETS else ""
+        lines.append(f"| {name} | {result['rate']:,.0f} | {result['ratio']:.2f} | {target} |")
+    lines.append(f"\n(medians of the per-round ratios of {rounds} interleaved rounds, one process)")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--write", action="store_true", help="write the table into docs/benchmarks.md")
+    args = parser.parse_args()
+    results = measure(args.events, args.rounds)
+    text = table(results, args.events, args.rounds)
+    print(text)
+    print(json.dumps({name: round(r["ratio"], 3) for name, r in results.items()}))
+    if args.write:
+        from benchmarks.report import write_section  # noqa: PLC0415
+
+        intro = (
+            "## Plugins\n\n`python -m benchmarks.plugins --write` (this machine: 2 cores, shared). What "
+            "registering plugins costs\na tight loop of awaited calls, against the same loop without them.\n\n"
+        )
+        write_section(DOCS, MARK, intro + text + "\n")
+
+
+if __name__ == "__main__":
+    main()
