@@ -25,7 +25,9 @@ from analytics_async import Analytics, HTTPRequest, HTTPResponse
 from benchmarks.clients.common import properties
 from benchmarks.plugins import SETTINGS
 
-PLUGINS = dict(zip(["none", "noop", "enrichment", "destination", "two-of-each"], SETTINGS.values(), strict=True))
+PLUGINS = dict(
+    zip(["none", "noop", "enrichment", "destination", "two-of-each"], SETTINGS.values(), strict=True)
+)
 """The plugin settings of benchmarks/plugins.py, by short name."""
 
 
