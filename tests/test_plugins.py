@@ -472,3 +472,145 @@ async def test_in_place_edits_of_nested_dicts_never_reach_the_callers_dicts(kind
     assert http.events[0]["properties"] == {"cart": {"total": 0, "items": ["hat", "added"]}}
     assert properties == {"cart": {"total": 39.95, "items": ["hat"]}}
     assert cart == {"total": 39.95, "items": ["hat"]}
+
+
+async def test_plain_hooks_run_in_the_call_and_destinations_in_the_next_loop_step(
+    make_analytics: MakeAnalytics, sink: SegmentSink
+) -> None:
+    """Plain before/enrichment hooks have run when the call returns; destinations run a step later."""
+    log: list[str] = []
+    analytics = make_analytics()
+    await analytics.register(
+        SimplePlugin(name="b", type="before", hook=lambda ctx: log.append(f"before {ctx.event['event']}")),
+        SimplePlugin(name="e", type="enrichment", hook=lambda ctx: log.append("enrich")),
+        SimplePlugin(name="d", type="destination", hook=lambda ctx: log.append(f"dest {ctx.event['event']}")),
+    )
+    got: list[str] = []
+    for name in ("one", "two"):
+        await analytics.track(
+            event=name, user_id="u", callback=lambda err, ctx: got.append(ctx.event["event"])
+        )
+    assert log == ["before one", "enrich", "before two", "enrich"]  # no destination yet
+    await asyncio.sleep(0)
+    assert log[4:] == ["dest one", "dest two"]  # both events' destinations in the same step
+    await analytics.flush()
+    assert got == ["one", "two"]
+    assert [e["event"] for e in sink.events] == ["one", "two"]
+
+
+async def test_update_event_then_reading_the_event_sees_the_writes_and_never_the_callers_dicts(
+    make_analytics: MakeAnalytics, sink: SegmentSink
+) -> None:
+    """update_event writes without parsing; a later plugin reading ctx.event sees them, isolated."""
+
+    def write(ctx: Context) -> None:
+        ctx.update_event("properties.cart.coupon", "WINTER")
+        ctx.update_event("context.tenant", "acme")
+
+    def read_and_edit(ctx: Context) -> None:
+        assert ctx.event["properties"]["cart"]["coupon"] == "WINTER"
+        assert ctx.event["context"]["tenant"] == "acme"
+        ctx.event["properties"]["cart"]["items"].append("gloves")  # in place, nested
+        ctx.event["properties"]["cart"]["total"] = 0
+
+    analytics = make_analytics()
+    await analytics.register(
+        SimplePlugin(name="write", type="enrichment", hook=write),
+        SimplePlugin(name="read", type="enrichment", hook=read_and_edit),
+    )
+    cart = {"total": 39.95, "items": ["hat"]}
+    properties = {"cart": cart}
+    context = {"app": {"name": "shop"}}
+    ctx = await analytics.track(event="E", user_id="u", properties=properties, context=context)
+    await analytics.flush()
+    assert cart == {"total": 39.95, "items": ["hat"]}
+    assert properties == {"cart": cart}
+    assert context == {"app": {"name": "shop"}}
+    sent = sink.events[0]
+    assert sent["properties"]["cart"] == {"total": 0, "items": ["hat", "gloves"], "coupon": "WINTER"}
+    assert sent["context"]["tenant"] == "acme"
+    assert ctx.event["properties"]["cart"]["coupon"] == "WINTER"  # the Context shows what was sent
+    assert [line.message for line in ctx.logs()] == ["plugin", "plugin"]
+    assert [line.extras for line in ctx.logs()] == [{"plugin": "write"}, {"plugin": "read"}]
+
+
+async def test_a_plugin_that_changes_the_type_hands_the_event_to_the_new_types_hooks(
+    make_analytics: MakeAnalytics, sink: SegmentSink
+) -> None:
+    """Hooks are chosen by the event's type as the plugins before them left it."""
+    log: list[str] = []
+
+    def to_identify(ctx: Context) -> None:
+        ctx.update_event("type", "identify")
+
+    analytics = make_analytics()
+    await analytics.register(
+        SimplePlugin(name="to-identify", type="before", track=to_identify),
+        SimplePlugin(
+            name="seen",
+            type="enrichment",
+            track=lambda ctx: log.append("track hook"),
+            identify=lambda ctx: log.append("identify hook"),
+        ),
+    )
+    await analytics.track(event="E", user_id="u")
+    await analytics.flush()
+    assert log == ["identify hook"]
+    assert sink.events[0]["type"] == "identify"
+
+
+async def test_after_hooks_plain_or_returning_an_awaitable_run_before_the_callback(
+    make_analytics: MakeAnalytics,
+) -> None:
+    """A plain after hook runs as the event settles; one returning a coroutine is awaited; then callback."""
+    log: list[str] = []
+
+    async def later(ctx: Context) -> None:
+        await asyncio.sleep(0)
+        log.append("awaited after")
+
+    analytics = make_analytics()
+    await analytics.register(
+        SimplePlugin(name="plain", type="after", hook=lambda ctx: log.append("plain after")),
+        SimplePlugin(name="returns", type="after", hook=lambda ctx: later(ctx)),  # noqa: PLW0108 - plain, returns a coroutine
+    )
+    await analytics.track(event="E", user_id="u", callback=lambda err, ctx: log.append("callback"))
+    await analytics.flush()
+    assert log == ["plain after", "awaited after", "callback"]
+
+
+async def test_thousands_of_events_through_two_plugins_of_each_stage_settle_exactly_once(
+    make_analytics: MakeAnalytics, sink: SegmentSink
+) -> None:
+    """Every event reaches each destination and after plugin once, its callback once, the sink once."""
+    seen: dict[str, int] = {}
+
+    def count(name: str) -> Any:
+        def hook(ctx: Context) -> None:
+            seen[name] = seen.get(name, 0) + 1
+
+        return hook
+
+    async def async_count(ctx: Context) -> None:
+        seen["async destination"] = seen.get("async destination", 0) + 1
+
+    analytics = make_analytics(flush_at=50)
+    plugins = [SimplePlugin(name=f"d{i}", type="destination", hook=count(f"d{i}")) for i in range(2)]
+    plugins += [SimplePlugin(name=f"a{i}", type="after", hook=count(f"a{i}")) for i in range(2)]
+    plugins += [SimplePlugin(name="ad", type="destination", hook=async_count)]
+
+    def number(ctx: Context) -> None:
+        ctx.update_event("context.n", 1)
+
+    plugins += [SimplePlugin(name="e", type="enrichment", hook=number)]
+    await analytics.register(*plugins)
+    called: list[int] = []
+    for i in range(2_000):
+        await analytics.track(event="E", user_id=f"u{i}", callback=lambda err, ctx: called.append(1))
+    await analytics.flush()
+    assert seen == {"d0": 2_000, "d1": 2_000, "a0": 2_000, "a1": 2_000, "async destination": 2_000}
+    assert len(called) == 2_000
+    assert len(sink.events) == 2_000
+    assert len({e["messageId"] for e in sink.events}) == 2_000
+    assert all(e["context"]["n"] == 1 for e in sink.events)
+    assert analytics.stats().unsettled == 0

@@ -23,7 +23,7 @@ import attrs
 
 from .._core import fork
 from .._core.user import UserWork, is_our_cancellation
-from .._message.context import Context, log_plugin, written
+from .._message.context import Context, plugin_lines, written
 from ..errors import DeliveryError
 from .plugin import (
     EVENT_TYPES,
@@ -136,6 +136,7 @@ class PluginStage:
         self._after: dict[str, tuple[tuple[Plugin, Hook], ...]] = {}
         """The `after` hooks by event type (types without any left out)."""
         self._step: _Step | None = None
+        self._retyped = False
         self.staged_kinds: frozenset[str] = frozenset()
         """Event types some `before` or `enrichment` plugin has a hook for (others skip `begin`)."""
         self.has_destinations = False
@@ -165,6 +166,11 @@ class PluginStage:
             for kind in EVENT_TYPES
             if (hooked := tuple((p, h) for p in after if (h := self._hooks[id(p)].get(kind)) is not None))
         }
+        # A type a plugin writes changes which hooks run next, unless each uses one hook for all types.
+        self._retyped = any(
+            len(hooks) < len(EVENT_TYPES) or len({id(h) for h in hooks.values()}) > 1
+            for _, hooks, _ in self._staged
+        )
         self.staged_kinds = frozenset(kind for _, hooks, _ in self._staged for kind in hooks)
         self.has_destinations = bool(destinations)
         self.after_kinds = frozenset(self._after)
@@ -276,22 +282,26 @@ class PluginStage:
         """
         staged = self._staged
         now = asyncio.get_running_loop().time()  # one time for the plugin lines of this run
+        lines = None
         current = kind  # the event's type, as the hooks that ran left it
         for index in range(len(staged)):
             plugin, hooks, before = staged[index]
             hook = hooks.get(current)
             if hook is None:
                 continue
-            log_plugin(ctx, plugin.name, now)
+            if lines is None:
+                lines = plugin_lines(ctx, now)
+            lines.append(plugin.name)
             try:
                 result = hook(ctx)
                 if result is not None:
                     if _awaitable(result):
                         return self.run(ctx, kind, (index, plugin, result))
-                    ctx = _checked(plugin, result, ctx)
+                    if result is not ctx:
+                        ctx, lines = _checked(plugin, result, ctx), None
             except BaseException as exc:  # noqa: BLE001 - _hook_failed re-raises ours
                 self._hook_failed(plugin, before, ctx, exc)
-            if (event := written(ctx)) is not None:
+            if self._retyped and (event := written(ctx)) is not None:
                 current = event.get("type", "")
         return ctx
 
@@ -344,7 +354,7 @@ class PluginStage:
             hook = hooks.get(kind if (event := written(ctx)) is None else event.get("type", ""))
             if hook is None:
                 continue
-            log_plugin(ctx, plugin.name, asyncio.get_running_loop().time())
+            plugin_lines(ctx, asyncio.get_running_loop().time()).append(plugin.name)
             try:
                 result = hook(ctx)
                 if inspect.isawaitable(result):
@@ -408,9 +418,10 @@ class PluginStage:
         if self._step is step:
             self._step = None
         items, done, _ = step
+        now = asyncio.get_running_loop().time()
         try:
             for holder, ctx, hooked in items:
-                awaiting = self._call_all(ctx, hooked, "destination")
+                awaiting = self._call_all(ctx, hooked, "destination", now)
                 holder.work = self._user.start("destination plugins", awaiting) if awaiting else None
         finally:
             if not done.done():
@@ -418,22 +429,28 @@ class PluginStage:
 
     def after_now(self, ctx: Context, kind: str) -> Coroutine[Any, Any, None] | None:
         """Call the `after` hooks for `ctx` now; a coroutine awaiting those that returned awaitables."""
-        return self._call_all(ctx, self._after.get(kind, ()), "after")
+        return self._call_all(ctx, self._after.get(kind, ()), "after", asyncio.get_running_loop().time())
 
     def _call_all(
-        self, ctx: Context, hooked: Sequence[tuple[Plugin, Hook]], stage: str
+        self, ctx: Context, hooked: Sequence[tuple[Plugin, Hook]], stage: str, now: float
     ) -> Coroutine[Any, Any, None] | None:
-        """Call each hook (failures logged and skipped); a coroutine awaiting the awaitables, or None."""
-        awaiting: list[tuple[Plugin, Awaitable[object]]] = []
-        now = asyncio.get_running_loop().time()
+        """Call each hook (failures logged and skipped); a coroutine awaiting the awaitables, or None.
+
+        `now`: the loop time of their `plugin` log lines.
+        """
+        awaiting: list[tuple[Plugin, Awaitable[object]]] | None = None
+        lines = plugin_lines(ctx, now)
         for plugin, hook in hooked:
-            log_plugin(ctx, plugin.name, now)
+            lines.append(plugin.name)
             try:
                 result = hook(ctx)
-                if _awaitable(result):
-                    awaiting.append((plugin, result))
-                else:
-                    _checked(plugin, result, ctx)
+                if result is not None:
+                    if _awaitable(result):
+                        if awaiting is None:
+                            awaiting = []
+                        awaiting.append((plugin, result))
+                    else:
+                        _checked(plugin, result, ctx)
             except BaseException as exc:
                 if is_our_cancellation(exc):
                     raise
@@ -476,6 +493,11 @@ def _expire(scopes: list[asyncio.Timeout]) -> None:
     for scope in scopes:
         if not scope.expired():
             scope.reschedule(now)
+
+
+def _by_type(hooks: dict[str, Hook]) -> bool:
+    """Whether the hook that runs depends on the event's type (not one hook for all six)."""
+    return len(hooks) < len(EVENT_TYPES) or len({id(h) for h in hooks.values()}) > 1
 
 
 def _hooks_of(plugin: Plugin) -> dict[str, Hook]:

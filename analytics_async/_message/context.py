@@ -22,8 +22,8 @@ __all__ = [
     "context_of_payload",
     "is_settled",
     "keep_json_only",
-    "log_plugin",
     "payload_of",
+    "plugin_lines",
     "settle",
     "written",
 ]
@@ -69,8 +69,8 @@ class Context:
         self._failed: FailedDelivery | None = None
         self._settled = False
         self._waiters: list[asyncio.Future[None]] | None = None
-        self._logs: list[LogLine | tuple[str, float]] | None = None
-        """Log lines; a `plugin` line (one per hook called) is kept as (name, time) until `logs()`."""
+        self._logs: list[LogLine | float | str] | None = None
+        """Log lines; the `plugin` lines of the stage are kept compact until `logs()` (`plugin_lines`)."""
 
     @property
     def event(self) -> dict[str, Any]:
@@ -170,10 +170,16 @@ class Context:
 
     def logs(self) -> list[LogLine]:
         """Return this context's log lines, oldest first."""
-        return [
-            line if isinstance(line, LogLine) else LogLine("debug", "plugin", line[1], {"plugin": line[0]})
-            for line in self._logs or ()
-        ]
+        lines: list[LogLine] = []
+        time = 0.0
+        for line in self._logs or ():
+            if isinstance(line, LogLine):
+                lines.append(line)
+            elif isinstance(line, float):
+                time = line
+            else:
+                lines.append(LogLine("debug", "plugin", time, {"plugin": line}))
+        return lines
 
 
 def _integration_off(event: dict[str, Any], parts: list[str]) -> bool:
@@ -245,16 +251,17 @@ def context_of_payload(payload: bytes) -> Context:
     return ctx
 
 
-def log_plugin(ctx: Context, name: str, time: float) -> None:
-    """Add the `plugin` debug line (`{"plugin": name}`) a hook call writes, at loop time `time`.
+def plugin_lines(ctx: Context, time: float) -> list[LogLine | float | str]:
+    """The log of `ctx`, to which the plugin stage appends its `plugin` lines from loop time `time`.
 
-    Kept compact until `logs()` reads it: one is written per plugin per event.
+    One is written per plugin per event, so they are kept compact until `logs()` reads them: a
+    float gives the time of the lines after it, a str is the line `{"plugin": name}` of that name.
     """
     logs = ctx._logs  # noqa: SLF001 - the Context's own module-level helper
     if logs is None:
-        ctx._logs = [(name, time)]  # noqa: SLF001
-    else:
-        logs.append((name, time))
+        logs = ctx._logs = []  # noqa: SLF001
+    logs.append(time)
+    return logs
 
 
 def context_of_message(message: dict[str, Any], payload: bytes) -> Context:
