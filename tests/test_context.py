@@ -20,6 +20,26 @@ def test_update_event_creates_paths() -> None:
     assert ctx.event["context"] == {"page": {"url": "/x"}}
 
 
+def test_update_event_paths_the_same_every_time_and_however_many() -> None:
+    """The same path writes the same way on every call (remembered), and thousands of paths work."""
+    for _ in range(3):
+        ctx = Context({"type": "track", "integrations": {"Mixpanel": False}, "properties": {"a": {"b": 1}}})
+        ctx.update_event("properties.a.c", 2)
+        ctx.update_event("properties.__proto__.x", 1)
+        ctx.update_event("integrations.Mixpanel", True)
+        ctx.update_event("context.tenant", "acme")
+        assert ctx.event == {
+            "type": "track",
+            "integrations": {"Mixpanel": False},
+            "properties": {"a": {"b": 1, "c": 2}},
+            "context": {"tenant": "acme"},
+        }
+    ctx = Context({"type": "track"})
+    for i in range(3_000):
+        ctx.update_event(f"properties.p{i}", i)
+    assert ctx.event["properties"] == {f"p{i}": i for i in range(3_000)}
+
+
 def test_update_event_respects_disabled_integrations() -> None:
     """A write to integrations.<Name> is ignored when that integration is False; odd keys are ignored."""
     ctx = Context({"type": "track", "integrations": {"Mixpanel": False}})

@@ -1,10 +1,12 @@
 """The plugin stage: the registered plugins and what they do to one event.
 
-`PluginStage.enter(ctx)` runs `before` (one at a time; a failure fails the event) then `enrichment`
-(one at a time; failures are reported and skipped) and returns the Context to send. `route` says
-whether the Tracking API gets it and which destinations do; `start_destinations` runs those
-concurrently; `after` runs once the event has settled. Plugin code is user code: whatever it raises,
-`CancelledError` included, is a plugin failure, never a stop of the pipeline (`_core.user`).
+`PluginStage.begin(ctx, kind)` runs `before` (one at a time; a failure fails the event) then
+`enrichment` (one at a time; failures are reported and skipped) and returns the Context to send, or a
+coroutine (`run`) from the first hook that returned an awaitable. `route` says whether the Tracking
+API gets it and which destinations do; `start_destinations` runs those in the next loop step;
+`after_now` runs the `after` hooks once the event has settled. Hooks are looked up at registration.
+Plugin code is user code: whatever it raises, `CancelledError` included, is a plugin failure, never a
+stop of the pipeline (`_core.user`).
 
 With no plugin registered beyond the built-in one, none of this runs (`active` is False). A plugin
 with a `check_call(message)` method and no event hooks (a tracking plan's) is a *call check*: the

@@ -118,7 +118,9 @@ class Context:
         not written through this method may be the caller's own objects. Edit those through this
         method or through `ctx.event`, never in place through the returned dict.
         """
-        parts = path.split(".")
+        parts = _PATHS.get(path)
+        if parts is None:
+            parts = _parse_path(path)
         event = self._event
         if event is None:
             if self._message is None:
@@ -126,10 +128,13 @@ class Context:
             else:
                 event = self._message
                 self._payload = None  # the JSON no longer matches: made again if `event` is read
-        for part in parts:
-            if part in _IGNORED_KEYS:
-                return event
-        if parts[0] != "integrations" or not _integration_off(event, parts):
+        if not parts or (parts[0] == "integrations" and _integration_off(event, parts)):
+            return event  # a path through an ignored key, or into an integration set to False
+        if len(parts) == 2 and type(child := event.get(parts[0])) is dict:  # the common case, inlined
+            child = child.copy()  # copy on write: it may be the caller's own dict
+            child[parts[1]] = value
+            event[parts[0]] = child
+        else:
             _write(event, parts, value)
         return event
 
@@ -182,7 +187,23 @@ class Context:
         return lines
 
 
-def _integration_off(event: dict[str, Any], parts: list[str]) -> bool:
+_PATHS: dict[str, tuple[str, ...]] = {}
+"""`update_event` paths split into their parts (an empty tuple: ignored), as plugins reuse a few."""
+_PATHS_KEPT: Final = 1024
+
+
+def _parse_path(path: str) -> tuple[str, ...]:
+    """The parts of a dotted `path`; none if one of them is an ignored key (remembered)."""
+    parts = tuple(path.split("."))
+    if not _IGNORED_KEYS.isdisjoint(parts):
+        parts = ()
+    if len(_PATHS) >= _PATHS_KEPT:
+        _PATHS.clear()  # paths made from data: start over rather than grow
+    _PATHS[path] = parts
+    return parts
+
+
+def _integration_off(event: dict[str, Any], parts: tuple[str, ...]) -> bool:
     """Whether `parts` is `integrations.<Name>` and that integration is False (the write is ignored)."""
     if len(parts) != 2 or parts[0] != "integrations":
         return False
@@ -190,7 +211,7 @@ def _integration_off(event: dict[str, Any], parts: list[str]) -> bool:
     return isinstance(integrations, dict) and integrations.get(parts[1]) is False
 
 
-def _write(event: dict[str, Any], parts: list[str], value: object) -> None:
+def _write(event: dict[str, Any], parts: tuple[str, ...], value: object) -> None:
     """Set `parts` of `event` to `value`, copying every dict and list along the way (copy on write)."""
     node: Any = event
     last = len(parts) - 1
