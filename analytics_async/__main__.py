@@ -37,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--users", type=_positive, default=40, help="users to simulate; 8 calls each (default: 40)"
     )
+    demo.add_argument(
+        "--ui",
+        action="store_true",
+        help="show the events in the sink's Source Debugger page and keep it open (Ctrl-C to stop)",
+    )
+    demo.add_argument("--port", type=_port, default=0, help="port of the --ui page (default: a free one)")
 
     sink = commands.add_parser(
         "sink",
@@ -70,6 +76,22 @@ def _parser() -> argparse.ArgumentParser:
         "--record", default=None, help="append every accepted event to this file, one JSON object per line"
     )
     sink.add_argument("--duration", type=_seconds, default=None, help="stop after this many seconds")
+    sink.add_argument(
+        "--ui", action="store_true", help="serve the Source Debugger page at / (live events, batches, faults)"
+    )
+    sink.add_argument(
+        "--keep",
+        type=_positive,
+        default=1000,
+        help="events the --ui page and the server keep (default: 1000)",
+    )
+    sink.add_argument(
+        "--plan", default=None, help="highlight events that break this tracking plan (with --ui)"
+    )
+    sink.add_argument(
+        "--reset-rate", type=_share, default=0.0, help="share of requests whose connection is reset"
+    )
+    sink.add_argument("--hang-rate", type=_share, default=0.0, help="share of requests never answered")
 
     send = commands.add_parser(
         "send",
@@ -221,7 +243,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from ._cli.demo import main as demo_main  # noqa: PLC0415 - each command imports what it needs
 
-        return demo_main(args.users)
+        return demo_main(args.users, ui=args.ui, port=args.port)
     from ._cli import commands  # noqa: PLC0415
     from ._cli.sink import Faults  # noqa: PLC0415
 
@@ -233,9 +255,18 @@ def _run(args: argparse.Namespace) -> int:
             retry_after=args.retry_after,
             latency=args.latency,
             seed=args.seed,
+            reset_rate=args.reset_rate,
+            hang_rate=args.hang_rate,
         )
         if args.key is not None and args.cert is None:
             raise UsageError("--key needs --cert")
+        if args.plan is not None and not args.ui:
+            raise UsageError("--plan needs --ui (the page shows the violations)")
+        plan = None
+        if args.plan is not None:
+            from ._cli.plan import _load  # noqa: PLC0415
+
+            plan = _load(args.plan)
         return asyncio.run(
             commands.run_sink(
                 host=args.host,
@@ -247,6 +278,9 @@ def _run(args: argparse.Namespace) -> int:
                 cert=args.cert,
                 key=args.key,
                 record=args.record,
+                ui=args.ui,
+                keep=args.keep,
+                plan=plan,
             )
         )
     return asyncio.run(commands.run_send(args))

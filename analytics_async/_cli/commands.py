@@ -88,6 +88,9 @@ async def run_sink(
     cert: str | None = None,
     key: str | None = None,
     record: str | None = None,
+    ui: bool = False,
+    keep: int = 1_000,
+    plan: Any = None,  # noqa: ANN401 - a TrackingPlan (the plans extra), loaded by the caller
 ) -> int:
     """Serve until SIGINT/SIGTERM (or `duration` seconds), printing events; then a summary.
 
@@ -95,7 +98,9 @@ async def run_sink(
     file every accepted event is appended to, one JSON object per line.
     """
     table = _Table(out, quiet=quiet)
-    sink = SegmentSink(path=path, faults=faults, on_batch=table.batch, record=record)
+    sink = SegmentSink(
+        path=path, faults=faults, on_batch=table.batch, record=record, ui=ui, keep=keep, plan=plan
+    )
     context = None
     if cert is not None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -111,6 +116,8 @@ async def run_sink(
         return 1
     _print(out, f"Segment-compatible sink listening on {sink.url}{path}")
     _print(out, f"Point your client at it: Analytics(write_key=..., host={sink.url!r})")
+    if ui:
+        _print(out, f"Source Debugger: open {sink.url}/ in a browser")
     if faults != Faults():
         _print(out, f"Injecting faults: {faults}")
     stop = asyncio.Event()

@@ -17,7 +17,7 @@ import socket
 import ssl
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 from aiohttp import web
@@ -27,11 +27,43 @@ from .._message.build import MAX_EVENT_BYTES
 from .._message.codec import dumps
 from ..errors import ValidationError
 
+if TYPE_CHECKING:
+    from ..plans import TrackingPlan
+    from .debugger import Debugger
+
 __all__ = ["Faults", "ReceivedBatch", "Responder", "SegmentSink", "event_problem", "event_size"]
 
 
 Responder = Callable[[web.Request, int], Awaitable[web.StreamResponse | None]]
 """`responder(request, n)` for the n-th request (from 1): a response to answer with, or None for 200."""
+
+
+FAULT: Final = "analytics_async.fault"
+"""The key under which a `Faults` responder notes the fault it injected on the request."""
+
+
+def _share(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ValueError(f"{attribute.name} must be a number from 0 to 1, not {value!r}")
+
+
+def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not isinstance(value, int | float) or value < 0:
+        raise ValueError(f"{attribute.name} must be a number of seconds, 0 or more, not {value!r}")
+
+
+def _status(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if not isinstance(value, int) or not 100 <= value <= 599:
+        raise ValueError(f"{attribute.name} must be an HTTP status (100 to 599), not {value!r}")
+
+
+def _pick(roll: float, shares: tuple[tuple[str, float], ...]) -> str | None:
+    """The fault a uniform `roll` in [0, 1) falls on, each taking its share in turn; None past them."""
+    for fault, share in shares:
+        if roll < share:
+            return fault
+        roll -= share
+    return None
 
 
 @attrs.frozen
@@ -41,30 +73,44 @@ class Faults:
     Rates are fractions of requests (0 to 1); `seed` makes the sequence repeatable.
     """
 
-    error_rate: float = 0.0
-    error_status: int = 503
-    rate_limit_rate: float = 0.0
-    retry_after: float = 1.0
-    latency: float = 0.0
+    error_rate: float = attrs.field(default=0.0, validator=_share)
+    error_status: int = attrs.field(default=503, validator=_status)
+    rate_limit_rate: float = attrs.field(default=0.0, validator=_share)
+    retry_after: float = attrs.field(default=1.0, validator=_non_negative)
+    latency: float = attrs.field(default=0.0, validator=_non_negative)
     seed: int | None = None
+    reset_rate: float = attrs.field(default=0.0, validator=_share)
+    """Share of requests whose connection is reset before an answer."""
+    hang_rate: float = attrs.field(default=0.0, validator=_share)
+    """Share of requests never answered (until the sink stops)."""
 
-    def responder(self, counts: Counter[str]) -> Responder:
-        """A responder playing these faults, counting what it injected in `counts`."""
+    def responder(self, counts: Counter[str], hang: Callable[[], Awaitable[None]] | None = None) -> Responder:
+        """A responder playing these faults, counting what it injected in `counts`.
+
+        `hang`: what a hanging request awaits (the sink's `hang`); without it, no request hangs. The
+        fault injected is noted on the request as `request[FAULT]` ("503", "429", "reset", "hang").
+        """
         rng = random.Random(self.seed)  # noqa: S311 - fault injection, not security
 
         async def respond(request: web.Request, n: int) -> web.StreamResponse | None:
             if self.latency:
                 await asyncio.sleep(self.latency)
             roll = rng.random()
-            if roll < self.rate_limit_rate:
-                counts["429"] += 1
-                await request.read()
+            fault = _pick(roll, (("429", self.rate_limit_rate), (str(self.error_status), self.error_rate),
+                                 ("reset", self.reset_rate), ("hang", self.hang_rate)))  # fmt: skip
+            if fault is None:
+                return None
+            counts[fault] += 1
+            request[FAULT] = fault
+            if fault == "hang" and hang is not None:
+                await hang()
+            if fault == "reset" and request.transport is not None:
+                request.transport.abort()
+                return web.Response(status=500)  # never reaches the client
+            await request.read()
+            if fault == "429":
                 return web.Response(status=429, headers={"Retry-After": f"{self.retry_after:g}"})
-            if roll < self.rate_limit_rate + self.error_rate:
-                counts[str(self.error_status)] += 1
-                await request.read()
-                return web.Response(status=self.error_status)
-            return None
+            return web.Response(status=self.error_status)
 
         return respond
 
@@ -114,13 +160,25 @@ class SegmentSink:
         faults: Faults | None = None,
         on_batch: Callable[[ReceivedBatch], None] | None = None,
         record: str | os.PathLike[str] | None = None,
+        ui: bool = False,
+        keep: int = 1_000,
+        plan: TrackingPlan | None = None,
     ) -> None:
         self.path = path
         self.record = None if record is None else pathlib.Path(record)
         """A file that gets every accepted event as a line of JSON (`plan check` reads it)."""
         self.injected: Counter[str] = Counter()
-        """Faults injected so far, by status."""
-        self.responder = responder or (faults.responder(self.injected) if faults else None)
+        """Faults injected so far, by status (or "reset", "hang")."""
+        self.faults = faults or Faults()
+        """The faults injected (`set_faults` changes them; the debugger page too)."""
+        self._own_responder = responder is None
+        self.responder = responder or (self.faults.responder(self.injected, self.hang) if faults else None)
+        self.debugger: Debugger | None = None
+        """The Source Debugger page at `/` (`ui=True`): the last `keep` events, checked against `plan`."""
+        if ui:
+            from .debugger import Debugger  # noqa: PLC0415 - only a sink with a page loads it
+
+            self.debugger = Debugger(self, keep=keep, plan=plan)
         self.on_batch = on_batch
         self.invalid: list[tuple[dict[str, Any], str]] = []
         """Events the real API would have dropped (with a 200), and why."""
@@ -131,6 +189,13 @@ class SegmentSink:
         self._released: asyncio.Event | None = None
         self._peers: set[object] = set()
         self.url = ""
+
+    def set_faults(self, faults: Faults) -> None:
+        """Inject `faults` from the next request on (unless the sink was given its own `responder`)."""
+        if not self._own_responder:
+            raise RuntimeError("this sink answers through its own responder; its faults cannot be set")
+        self.faults = faults
+        self.responder = None if faults == Faults() else faults.responder(self.injected, self.hang)
 
     @property
     def events(self) -> list[dict[str, Any]]:
@@ -152,6 +217,8 @@ class SegmentSink:
         """
         app = web.Application(client_max_size=4 * MAX_BODY_BYTES)
         app.router.add_post(self.path, self._handle)
+        if self.debugger is not None:
+            self.debugger.mount(app)
         self._released = asyncio.Event()
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
@@ -182,6 +249,8 @@ class SegmentSink:
         """Stop the server, releasing hanging responders and dropping open connections."""
         if self._released is not None:
             self._released.set()
+        if self.debugger is not None:
+            await self.debugger.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -197,12 +266,29 @@ class SegmentSink:
         self.rejections.append((status, text))
         return web.Response(status=status, text=json.dumps({"success": False, "error": text}))
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:  # noqa: PLR0911 - one per rejection
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.requests += 1
+        n = self.requests
         if request.transport is not None:
             self._peers.add(request.transport.get_extra_info("peername"))
+        if self.debugger is None:
+            return await self._answer(request, n)
+        self.debugger.arrived(n, request.headers)
+        answer: web.StreamResponse | None = None
+        try:
+            answer = await self._answer(request, n)
+        finally:  # what the request got, however it ended (a hang ends with the sink)
+            fault = request.get(FAULT)
+            status = None if fault == "reset" or answer is None else answer.status
+            reason = self.rejections[-1][1] if status in (400, 401) and self.rejections else None
+            self.debugger.answered(n, status, fault=fault, reason=reason, batch=request.get(_BATCH))
+        return answer
+
+    async def _answer(self, request: web.Request, n: int) -> web.StreamResponse:  # noqa: PLR0911 - one per rejection
         if self.responder is not None:
-            answer = await self.responder(request, self.requests)
+            if self.debugger is not None and self.faults.hang_rate:
+                self._note_hang_soon(request, n)
+            answer = await self.responder(request, n)
             if answer is not None:
                 return answer
         try:
@@ -223,8 +309,21 @@ class SegmentSink:
         problem = _check_body(body)
         if problem:
             return self._reject(400, problem)
-        self._accepted(ReceivedBatch(dict(request.headers), body, wire_bytes, len(raw)))
+        batch = ReceivedBatch(dict(request.headers), body, wire_bytes, len(raw))
+        request[_BATCH] = batch
+        self._accepted(batch)
         return web.json_response({"success": True})
+
+    def _note_hang_soon(self, request: web.Request, n: int) -> None:
+        """Show a hanging request as such on the page while it hangs (the responder marks it first)."""
+        debugger = self.debugger
+        assert debugger is not None
+
+        def note() -> None:
+            if request.get(FAULT) == "hang":
+                debugger.faulted(n, "hang")
+
+        asyncio.get_running_loop().call_later(0.05, note)
 
     def _accepted(self, batch: ReceivedBatch) -> None:
         """Keep an accepted batch: note what the API would drop, record it, tell `on_batch`."""
@@ -238,6 +337,10 @@ class SegmentSink:
                 file.write(lines)
         if self.on_batch is not None:
             self.on_batch(batch)
+
+
+_BATCH: Final = "analytics_async.batch"
+"""The key under which `_handle` keeps the request's accepted batch, for the debugger."""
 
 
 def _authorized(header: str) -> bool:
