@@ -116,6 +116,7 @@ def test_the_wheel_holds_the_package_and_nothing_else(dist: Path) -> None:
     [wheel] = dist.glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "analytics_async/py.typed" in names
+    assert "analytics_async/_cli/debugger.html" in names  # the sink's --ui page
     assert "analytics_async/__init__.py" in names
     assert "analytics_async/_threads/dropin.py" in names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), names

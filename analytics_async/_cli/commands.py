@@ -51,9 +51,12 @@ class _Table:
         self.quiet = quiet
         self.types: Counter[str] = Counter()
         self.rows = 0
+        self.invalid = 0
+        """Events the real API would drop (with a 200)."""
 
     def batch(self, batch: ReceivedBatch) -> None:
         self.types.update(str(e.get("type")) for e in batch.events)
+        self.invalid += sum(event_problem(e) is not None for e in batch.events)
         if self.quiet:
             return
         encoding = " gzip" if batch.headers.get("Content-Encoding") == "gzip" else ""
@@ -99,7 +102,14 @@ async def run_sink(
     """
     table = _Table(out, quiet=quiet)
     sink = SegmentSink(
-        path=path, faults=faults, on_batch=table.batch, record=record, ui=ui, keep=keep, plan=plan
+        path=path,
+        faults=faults,
+        on_batch=table.batch,
+        record=record,
+        ui=ui,
+        keep=keep,
+        plan=plan,
+        retain=False,
     )
     context = None
     if cert is not None:
@@ -136,13 +146,11 @@ async def run_sink(
     elapsed = time.monotonic() - started
     events = sum(table.types.values())
     _print(out, "")
-    counts = f"{sink.requests} requests, {len(sink.batches)} batches, {events} events"
+    counts = f"{sink.requests} requests, {sink.accepted_batches} batches, {events} events"
     _print(out, f"Summary after {elapsed:.1f} s: {counts}")
     if table.types:
         _print(out, "  by type: " + ", ".join(f"{k}={v}" for k, v in sorted(table.types.items())))
-    _print(
-        out, f"  rejected (400/401): {len(sink.rejections)}; dropped by API validation: {len(sink.invalid)}"
-    )
+    _print(out, f"  rejected (400/401): {len(sink.rejections)}; dropped by API validation: {table.invalid}")
     if sink.injected:
         _print(out, "  injected faults: " + ", ".join(f"{k}={v}" for k, v in sorted(sink.injected.items())))
     return 0

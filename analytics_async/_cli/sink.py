@@ -17,7 +17,7 @@ import socket
 import ssl
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from aiohttp import web
@@ -36,10 +36,6 @@ __all__ = ["Faults", "ReceivedBatch", "Responder", "SegmentSink", "event_problem
 
 Responder = Callable[[web.Request, int], Awaitable[web.StreamResponse | None]]
 """`responder(request, n)` for the n-th request (from 1): a response to answer with, or None for 200."""
-
-
-FAULT: Final = "analytics_async.fault"
-"""The key under which a `Faults` responder notes the fault it injected on the request."""
 
 
 def _share(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -84,11 +80,16 @@ class Faults:
     hang_rate: float = attrs.field(default=0.0, validator=_share)
     """Share of requests never answered (until the sink stops)."""
 
-    def responder(self, counts: Counter[str], hang: Callable[[], Awaitable[None]] | None = None) -> Responder:
+    def responder(
+        self,
+        counts: Counter[str],
+        hang: Callable[[], Awaitable[None]] | None = None,
+        noted: dict[int, str] | None = None,
+    ) -> Responder:
         """A responder playing these faults, counting what it injected in `counts`.
 
-        `hang`: what a hanging request awaits (the sink's `hang`); without it, no request hangs. The
-        fault injected is noted on the request as `request[FAULT]` ("503", "429", "reset", "hang").
+        `hang`: what a hanging request awaits (the sink's `hang`); without it, no request hangs.
+        `noted`: gets the fault injected into request n as `noted[n]` ("503", "429", "reset", "hang").
         """
         rng = random.Random(self.seed)  # noqa: S311 - fault injection, not security
 
@@ -101,7 +102,8 @@ class Faults:
             if fault is None:
                 return None
             counts[fault] += 1
-            request[FAULT] = fault
+            if noted is not None:
+                noted[n] = fault
             if fault == "hang" and hang is not None:
                 await hang()
             if fault == "reset" and request.transport is not None:
@@ -163,8 +165,14 @@ class SegmentSink:
         ui: bool = False,
         keep: int = 1_000,
         plan: TrackingPlan | None = None,
+        retain: bool = True,
     ) -> None:
         self.path = path
+        self.retain = retain
+        """Whether `batches` (and `invalid`) keep everything received; off, they stay empty (the CLI
+        sink, which may run for days: it counts in `accepted_batches` and prints as it goes)."""
+        self.accepted_batches = 0
+        """Batches accepted so far (kept in `batches` or not)."""
         self.record = None if record is None else pathlib.Path(record)
         """A file that gets every accepted event as a line of JSON (`plan check` reads it)."""
         self.injected: Counter[str] = Counter()
@@ -172,7 +180,13 @@ class SegmentSink:
         self.faults = faults or Faults()
         """The faults injected (`set_faults` changes them; the debugger page too)."""
         self._own_responder = responder is None
-        self.responder = responder or (self.faults.responder(self.injected, self.hang) if faults else None)
+        self._noted: dict[int, str] = {}
+        """The fault injected into request n, while it is handled (for the debugger)."""
+        self._batch_of: dict[int, ReceivedBatch] = {}
+        """The batch request n delivered, while it is handled (for the debugger)."""
+        self.responder = responder or (
+            self.faults.responder(self.injected, self.hang, self._noted) if faults else None
+        )
         self.debugger: Debugger | None = None
         """The Source Debugger page at `/` (`ui=True`): the last `keep` events, checked against `plan`."""
         if ui:
@@ -195,7 +209,9 @@ class SegmentSink:
         if not self._own_responder:
             raise RuntimeError("this sink answers through its own responder; its faults cannot be set")
         self.faults = faults
-        self.responder = None if faults == Faults() else faults.responder(self.injected, self.hang)
+        self.responder = (
+            None if faults == Faults() else faults.responder(self.injected, self.hang, self._noted)
+        )
 
     @property
     def events(self) -> list[dict[str, Any]]:
@@ -278,10 +294,10 @@ class SegmentSink:
         try:
             answer = await self._answer(request, n)
         finally:  # what the request got, however it ended (a hang ends with the sink)
-            fault = request.get(FAULT)
+            fault = self._noted.pop(n, None)
             status = None if fault == "reset" or answer is None else answer.status
             reason = self.rejections[-1][1] if status in (400, 401) and self.rejections else None
-            self.debugger.answered(n, status, fault=fault, reason=reason, batch=request.get(_BATCH))
+            self.debugger.answered(n, status, fault=fault, reason=reason, batch=self._batch_of.pop(n, None))
         return answer
 
     async def _answer(self, request: web.Request, n: int) -> web.StreamResponse:  # noqa: PLR0911 - one per rejection
@@ -310,7 +326,8 @@ class SegmentSink:
         if problem:
             return self._reject(400, problem)
         batch = ReceivedBatch(dict(request.headers), body, wire_bytes, len(raw))
-        request[_BATCH] = batch
+        if self.debugger is not None:
+            self._batch_of[n] = batch
         self._accepted(batch)
         return web.json_response({"success": True})
 
@@ -320,27 +337,25 @@ class SegmentSink:
         assert debugger is not None
 
         def note() -> None:
-            if request.get(FAULT) == "hang":
+            if self._noted.get(n) == "hang":
                 debugger.faulted(n, "hang")
 
         asyncio.get_running_loop().call_later(0.05, note)
 
     def _accepted(self, batch: ReceivedBatch) -> None:
         """Keep an accepted batch: note what the API would drop, record it, tell `on_batch`."""
-        self.batches.append(batch)
-        for event in batch.events:
-            if (why := event_problem(event)) is not None:
-                self.invalid.append((event, why))
+        self.accepted_batches += 1
+        if self.retain:
+            self.batches.append(batch)
+            for event in batch.events:
+                if (why := event_problem(event)) is not None:
+                    self.invalid.append((event, why))
         if self.record is not None:  # a small local append, one JSON object per line
             lines = "".join(json.dumps(event, ensure_ascii=False) + "\n" for event in batch.events)
             with self.record.open("a", encoding="utf-8") as file:
                 file.write(lines)
         if self.on_batch is not None:
             self.on_batch(batch)
-
-
-_BATCH: Final = "analytics_async.batch"
-"""The key under which `_handle` keeps the request's accepted batch, for the debugger."""
 
 
 def _authorized(header: str) -> bool:
