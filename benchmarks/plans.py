@@ -25,9 +25,9 @@ from typing import Any
 
 import jsonschema_rs
 
-from analytics_async import Analytics
 from analytics_async.plans import TrackingPlan
 from benchmarks.compare import Sink
+from benchmarks.plugins import burst as plugin_burst
 
 ROOT = pathlib.Path(__file__).parent.parent
 PLAN = ROOT / "examples" / "plans" / "ecommerce-plan.json"
@@ -81,18 +81,10 @@ def per_check(count: int) -> dict[str, float]:
 
 async def burst(url: str, events: int, *, plan: TrackingPlan | None) -> float:
     """Events per second of a burst of awaited track() calls at the defaults, flush included."""
-    analytics = Analytics(write_key="bench", host=url)
-    if plan is not None:
-        await analytics.register(plan.plugin(on_violation="warn"))
-    payloads = [properties(i) for i in range(events)]
-    started = time.perf_counter()
-    for i, props in enumerate(payloads):
-        await analytics.track(event="Order Completed", user_id=f"u{i}", properties=props)
-    await analytics.flush(close=True)
-    elapsed = time.perf_counter() - started
-    assert analytics.stats().delivered == events, analytics.stats()
-    assert analytics.stats().violations == 0
-    return events / elapsed
+    plugins = [] if plan is None else [plan.plugin(on_violation="warn")]
+    rate, stats = await plugin_burst(url, events, plugins, properties)
+    assert stats.violations == 0
+    return rate
 
 
 def main() -> None:

@@ -20,10 +20,10 @@ import json
 import pathlib
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from analytics_async import Analytics, Context, SimplePlugin
+from analytics_async import Analytics, Context, Plugin, SimplePlugin, Stats
 from benchmarks.clients.common import properties
 from benchmarks.compare import Sink
 
@@ -81,19 +81,33 @@ TARGETS = {
 }
 
 
-async def burst(url: str, events: int, make: Callable[[str], list[SimplePlugin]] | None) -> float:
-    """Events per second of `events` awaited track() calls at the defaults, flush included."""
+async def burst(
+    url: str,
+    events: int,
+    plugins: Sequence[Plugin] = (),
+    properties_of: Callable[[int], dict[str, Any]] = properties,
+) -> tuple[float, Stats]:
+    """Events per second of `events` awaited track() calls at the defaults with `plugins`, flush included.
+
+    `properties_of(i)`: call i's properties (made before the clock starts). Also the instance's final
+    stats; every event must have been delivered.
+    """
     analytics = Analytics(write_key="bench", host=url)
-    if make is not None:
-        await analytics.register(*make("bench"))
-    payloads = [properties(i) for i in range(events)]
+    if plugins:
+        await analytics.register(*plugins)
+    payloads = [properties_of(i) for i in range(events)]
     started = time.perf_counter()
     for i, props in enumerate(payloads):
         await analytics.track(event="Order Completed", user_id=f"u{i}", properties=props)
     await analytics.flush(close=True)
     elapsed = time.perf_counter() - started
-    assert analytics.stats().delivered == events, analytics.stats()
-    return events / elapsed
+    stats = analytics.stats()
+    assert stats.delivered == events, stats
+    return events / elapsed, stats
+
+
+def _plugins(make: Callable[[str], list[SimplePlugin]] | None) -> list[SimplePlugin]:
+    return [] if make is None else make("bench")
 
 
 def measure(events: int, rounds: int) -> dict[str, dict[str, Any]]:
@@ -103,13 +117,15 @@ def measure(events: int, rounds: int) -> dict[str, dict[str, Any]]:
     ratios: dict[str, list[float]] = {name: [] for name in SETTINGS}
     names = list(SETTINGS)
     try:
-        asyncio.run(burst(sink.url, events // 4, _two_of_each))  # warm up: imports, the first session
+        asyncio.run(
+            burst(sink.url, events // 4, _two_of_each("bench"))
+        )  # warm up: imports, the first session
         for round_ in range(rounds):
             order = names[round_ % len(names) :] + names[: round_ % len(names)]
             this_round: dict[str, float] = {}
             for name in order:
                 sink.call("POST", "/reset")
-                this_round[name] = asyncio.run(burst(sink.url, events, SETTINGS[name]))
+                this_round[name], _ = asyncio.run(burst(sink.url, events, _plugins(SETTINGS[name])))
                 counted = sink.call("GET", "/stats")
                 assert counted["unique"] == events, (name, counted)
                 assert counted["duplicates"] == 0, (name, counted)

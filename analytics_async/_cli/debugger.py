@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from ..plans import TrackingPlan
+    from .._plans.tracking import TrackingPlan
     from .sink import Faults, ReceivedBatch, SegmentSink
 
 __all__ = ["DEFAULT_KEEP", "Debugger"]

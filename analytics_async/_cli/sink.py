@@ -28,7 +28,7 @@ from .._message.codec import dumps
 from ..errors import ValidationError
 
 if TYPE_CHECKING:
-    from ..plans import TrackingPlan
+    from .._plans.tracking import TrackingPlan
     from .debugger import Debugger
 
 __all__ = ["Faults", "ReceivedBatch", "Responder", "SegmentSink", "event_problem", "event_size"]
