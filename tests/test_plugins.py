@@ -614,3 +614,32 @@ async def test_thousands_of_events_through_two_plugins_of_each_stage_settle_exac
     assert len({e["messageId"] for e in sink.events}) == 2_000
     assert all(e["context"]["n"] == 1 for e in sink.events)
     assert analytics.stats().unsettled == 0
+
+
+async def test_a_slow_plain_after_hook_does_not_stretch_a_closing_deadline(
+    sink: SegmentSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Past a closing deadline, plain after hooks run as deferred work, within its budget."""
+    import time  # noqa: PLC0415
+
+    caplog.set_level(logging.CRITICAL)
+    analytics = Analytics(write_key="k", host=sink.url, max_retries=0)
+    calls = 0
+
+    def slow(ctx: Context) -> None:
+        nonlocal calls
+        calls += 1
+        time.sleep(0.002)  # 1,000 of these inline would be 2 s past the deadline
+
+    async def hang(request: Any, n: int) -> None:
+        await sink.hang()
+
+    sink.responder = hang
+    await analytics.register(SimplePlugin(name="slow", type="after", hook=slow))
+    for i in range(1_000):
+        await analytics.track(event="E", user_id=f"u{i}")
+    started = time.monotonic()
+    await analytics.flush(close=True, timeout=0.05)
+    assert time.monotonic() - started < 1.0
+    assert analytics.stats().unsettled == 0
+    assert calls < 1_000

@@ -213,7 +213,8 @@ class UserWork:
         deferred, self._deferred = self._deferred or deque(), None
         if not deferred:
             return
-        runner = asyncio.ensure_future(self._run_in_order(deferred))
+        until = asyncio.get_running_loop().time() + budget
+        runner = asyncio.ensure_future(self._run_in_order(deferred, until))
         done, _ = await asyncio.wait([runner], timeout=budget)
         if not done:
             runner.cancel()
@@ -229,8 +230,14 @@ class UserWork:
             "analytics_async: coroutine callbacks or handlers cut short by the closing flush's deadline"
         )
 
-    async def _run_in_order(self, deferred: deque[_Deferred]) -> None:
-        while deferred:
+    async def _run_in_order(self, deferred: deque[_Deferred], until: float) -> None:
+        """Run them one after another until loop time `until`.
+
+        Work that never awaits (a plain hook) cannot be cut short by a cancellation, so the budget is
+        also checked between them.
+        """
+        loop = asyncio.get_running_loop()
+        while deferred and loop.time() < until:
             what, awaitable, ctx, then = deferred.popleft()
             if isinstance(awaitable, _LazyCall):
                 awaitable = awaitable.fn(*awaitable.args)  # raising here is reported by _run

@@ -115,8 +115,9 @@ class Settler:
                 continue
             if envelope.work is not None and envelope.work.done():
                 envelope.work = None  # its destinations ran (they run in the step after the call)
-            if envelope.after and envelope.work is None:
-                # Plain `after` hooks run here; only those that return awaitables make a task.
+            if envelope.after and envelope.work is None and not self._user.deferring:
+                # Plain `after` hooks run here; only those that return awaitables make a task. Past
+                # a closing deadline they run as deferred work instead, within its budget.
                 envelope.after = False
                 if (rest := self._after(envelope.ctx, envelope.kind)) is not None:
                     self._count(reason, 1, dropped=dropped)
