@@ -131,11 +131,14 @@ async def test_events_appear_filter_search_and_open_into_their_json(
 
 
 async def test_keyboard_search_move_and_open(page: Page) -> None:
-    """`/` focuses the search, `j`/`k` move the selection, Enter opens the selected event."""
+    """`/` focuses the search, `j`/`k` move the selection, Enter opens the selected event.
+
+    The events were sent before the page opened: it shows what the sink kept.
+    """
     async with SegmentSink(ui=True) as sink:
+        await _send(sink, [("track", {"user_id": "u", "event": f"Step {i}"}) for i in range(3)])
         await page.goto(sink.url + "/")
         await page.wait_for_selector("#status.live")
-        await _send(sink, [("track", {"user_id": "u", "event": f"Step {i}"}) for i in range(3)])
         await page.wait_for_function("document.querySelectorAll('tr.row').length === 3", timeout=1_000)
         await page.keyboard.press("/")
         assert await page.evaluate("document.activeElement.id") == "search"
