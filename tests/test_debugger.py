@@ -298,3 +298,38 @@ def test_demo_ui_ends_on_the_page_full_of_its_events_until_sigint() -> None:
         if process.poll() is None:
             process.kill()
         process.stdout.close()
+
+
+async def test_a_hanging_request_is_shown_as_hanging_while_it_hangs() -> None:
+    """The page's state marks a request the sink hangs on purpose before any answer exists."""
+    import aiohttp  # noqa: PLC0415
+
+    async with SegmentSink(ui=True, faults=Faults(hang_rate=1.0)) as sink, aiohttp.ClientSession() as session:
+        body = {"batch": [{"type": "track", "event": "E", "userId": "u", "messageId": "m1"}]}
+        posting = asyncio.ensure_future(
+            session.post(sink.url + "/v1/batch", json=body, headers={"Authorization": "Basic a2V5Og=="})
+        )
+        assert sink.debugger is not None
+        for _ in range(200):
+            await asyncio.sleep(0.005)
+            if sink.debugger.requests and sink.debugger.requests[0]["fault"] == "hang":
+                break
+        request = sink.debugger.requests[0]
+        assert (request["fault"], request["status"]) == ("hang", None)
+        posting.cancel()
+
+
+async def test_a_rejected_request_shows_why_on_its_own_record() -> None:
+    """Two rejected requests at once: each record carries its own reason (not the latest one's)."""
+    import aiohttp  # noqa: PLC0415
+
+    async with SegmentSink(ui=True) as sink, aiohttp.ClientSession() as session:
+        auth = {"Authorization": "Basic a2V5Og=="}
+        await asyncio.gather(
+            session.post(sink.url + "/v1/batch", data=b"{not json", headers=auth),
+            session.post(sink.url + "/v1/batch", data=b"{}"),  # no Authorization
+        )
+        assert sink.debugger is not None
+        reasons = {r["status"]: r["reason"] for r in sink.debugger.requests}
+        assert reasons == {400: "body is not valid JSON", 401: "missing or malformed Authorization header"}
+        assert all(r["fault"] is None for r in sink.debugger.requests)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import pathlib
 from typing import Any, Final
 
 import pytest
@@ -643,3 +644,43 @@ async def test_a_slow_plain_after_hook_does_not_stretch_a_closing_deadline(
     assert time.monotonic() - started < 1.0
     assert analytics.stats().unsettled == 0
     assert calls < 1_000
+
+
+@pytest.mark.slow
+def test_a_script_with_plugins_of_every_stage_delivers_each_event_once_to_a_sink_process(
+    tmp_path: pathlib.Path,
+) -> None:
+    """Real processes: a user's script with two plugins of each stage, and `sink --record` apart.
+
+    Counted where they arrived (the sink's record file), not by the script's own counters.
+    """
+    import json  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    record = tmp_path / "arrived.jsonl"
+    sink = subprocess.Popen(
+        [sys.executable, "-m", "analytics_async", "sink", "--port", "0", "--quiet", "--record", str(record)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert sink.stdout is not None
+    try:
+        url = sink.stdout.readline().split()[-1].removesuffix("/v1/batch")
+        script = pathlib.Path(__file__).parent / "apps" / "plugins_script.py"
+        done = subprocess.run(
+            [sys.executable, str(script), url, "5000"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        report = json.loads(done.stdout.splitlines()[-1])
+    finally:
+        sink.terminate()
+        sink.wait(timeout=10)
+        sink.stdout.close()
+    arrived = [json.loads(line) for line in record.read_text().splitlines()]
+    assert len(arrived) == 5000
+    assert len({e["messageId"] for e in arrived}) == 5000
+    assert all(e["context"]["tenant"] == "acme" and e["context"]["stamped"] is True for e in arrived)
+    assert report == {"seen": {"d0": 5000, "d1": 5000, "a0": 5000, "a1": 5000}, "callbacks": 5000}

@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+import attrs
 from aiohttp import web
 
 if TYPE_CHECKING:
@@ -213,12 +214,11 @@ class Debugger:
         return response
 
     async def _set_faults(self, request: web.Request) -> web.Response:
-        from .sink import Faults  # noqa: PLC0415 - the sink imports this module
-
         try:
             given = await request.json()
-            faults = Faults(**{k: v for k, v in given.items() if k in _FAULT_FIELDS})
-        except (ValueError, TypeError) as exc:
+            changes = {k: v for k, v in given.items() if k in _faults_dict(self._sink.faults)}
+            faults = attrs.evolve(self._sink.faults, **changes)  # the rest (the seed) as they were
+        except (ValueError, TypeError, AttributeError) as exc:
             return web.json_response({"error": f"bad fault settings: {exc}"}, status=400)
         self._sink.set_faults(faults)
         self._push({"kind": "faults", "faults": _faults_dict(faults)})
@@ -237,15 +237,6 @@ class Debugger:
                 queue.put_nowait(json.dumps({"kind": "stopped"}))
 
 
-_FAULT_FIELDS: Final = (
-    "error_rate",
-    "error_status",
-    "rate_limit_rate",
-    "retry_after",
-    "latency",
-    "reset_rate",
-    "hang_rate",
-)
 _CSP: Final = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
 """The page's scripts are its own inline ones; nothing is loaded from elsewhere."""
 
@@ -256,4 +247,5 @@ def _number(text: str | None) -> int:
 
 
 def _faults_dict(faults: Faults) -> dict[str, Any]:
-    return {name: getattr(faults, name) for name in _FAULT_FIELDS}
+    """The fault settings the page shows and edits: all of `Faults` but its seed."""
+    return attrs.asdict(faults, filter=lambda field, _: field.name != "seed")

@@ -84,12 +84,13 @@ class Faults:
         self,
         counts: Counter[str],
         hang: Callable[[], Awaitable[None]] | None = None,
-        noted: dict[int, str] | None = None,
+        note: Callable[[int, str], None] | None = None,
     ) -> Responder:
         """A responder playing these faults, counting what it injected in `counts`.
 
         `hang`: what a hanging request awaits (the sink's `hang`); without it, no request hangs.
-        `noted`: gets the fault injected into request n as `noted[n]` ("503", "429", "reset", "hang").
+        `note(n, fault)`: told of the fault injected into request n ("503", "429", "reset", "hang"),
+        before it takes effect (so a hang is known while it hangs).
         """
         rng = random.Random(self.seed)  # noqa: S311 - fault injection, not security
 
@@ -102,8 +103,8 @@ class Faults:
             if fault is None:
                 return None
             counts[fault] += 1
-            if noted is not None:
-                noted[n] = fault
+            if note is not None:
+                note(n, fault)
             if fault == "hang" and hang is not None:
                 await hang()
             if fault == "reset" and request.transport is not None:
@@ -181,11 +182,11 @@ class SegmentSink:
         """The faults injected (`set_faults` changes them; the debugger page too)."""
         self._own_responder = responder is None
         self._noted: dict[int, str] = {}
-        """The fault injected into request n, while it is handled (for the debugger)."""
+        """The fault injected into request n, or why it was rejected, while it is handled (for the page)."""
         self._batch_of: dict[int, ReceivedBatch] = {}
         """The batch request n delivered, while it is handled (for the debugger)."""
         self.responder = responder or (
-            self.faults.responder(self.injected, self.hang, self._noted) if faults else None
+            self.faults.responder(self.injected, self.hang, self._note) if faults else None
         )
         self.debugger: Debugger | None = None
         """The Source Debugger page at `/` (`ui=True`): the last `keep` events, checked against `plan`."""
@@ -210,7 +211,7 @@ class SegmentSink:
             raise RuntimeError("this sink answers through its own responder; its faults cannot be set")
         self.faults = faults
         self.responder = (
-            None if faults == Faults() else faults.responder(self.injected, self.hang, self._noted)
+            None if faults == Faults() else faults.responder(self.injected, self.hang, self._note)
         )
 
     @property
@@ -278,8 +279,10 @@ class SegmentSink:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def _reject(self, status: int, text: str) -> web.Response:
+    def _reject(self, n: int, status: int, text: str) -> web.Response:
         self.rejections.append((status, text))
+        if self.debugger is not None:
+            self._noted[n] = text  # the page shows why
         return web.Response(status=status, text=json.dumps({"success": False, "error": text}))
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -294,53 +297,50 @@ class SegmentSink:
         try:
             answer = await self._answer(request, n)
         finally:  # what the request got, however it ended (a hang ends with the sink)
-            fault = self._noted.pop(n, None)
-            status = None if fault == "reset" or answer is None else answer.status
-            reason = self.rejections[-1][1] if status in (400, 401) and self.rejections else None
+            noted = self._noted.pop(n, None)  # the fault injected, or why the request was rejected
+            status = None if noted == "reset" or answer is None else answer.status
+            injected = noted is not None and (
+                noted.isdigit() or noted in ("reset", "hang")
+            )  # a status or kind
+            fault, reason = (noted, None) if injected else (None, noted)
             self.debugger.answered(n, status, fault=fault, reason=reason, batch=self._batch_of.pop(n, None))
         return answer
 
     async def _answer(self, request: web.Request, n: int) -> web.StreamResponse:  # noqa: PLR0911 - one per rejection
         if self.responder is not None:
-            if self.debugger is not None and self.faults.hang_rate:
-                self._note_hang_soon(request, n)
             answer = await self.responder(request, n)
             if answer is not None:
                 return answer
         try:
             raw = await request.read()  # aiohttp decompresses Content-Encoding: gzip bodies itself
         except web.HTTPException as exc:
-            return self._reject(400, f"unreadable body: {exc.reason}")
+            return self._reject(n, 400, f"unreadable body: {exc.reason}")
         except ConnectionError:  # the client left mid-body (a cancelled send): no one to answer
             return web.Response(status=400)
         wire_bytes = request.content_length if request.content_length is not None else len(raw)
         if not _authorized(request.headers.get("Authorization", "")):
-            return self._reject(401, "missing or malformed Authorization header")
+            return self._reject(n, 401, "missing or malformed Authorization header")
         if len(raw) > MAX_BODY_BYTES:
-            return self._reject(400, f"body of {len(raw)} bytes exceeds {MAX_BODY_BYTES}")
+            return self._reject(n, 400, f"body of {len(raw)} bytes exceeds {MAX_BODY_BYTES}")
         try:
             body = json.loads(raw)
         except ValueError:
-            return self._reject(400, "body is not valid JSON")
+            return self._reject(n, 400, "body is not valid JSON")
         problem = _check_body(body)
         if problem:
-            return self._reject(400, problem)
+            return self._reject(n, 400, problem)
         batch = ReceivedBatch(dict(request.headers), body, wire_bytes, len(raw))
         if self.debugger is not None:
             self._batch_of[n] = batch
         self._accepted(batch)
         return web.json_response({"success": True})
 
-    def _note_hang_soon(self, request: web.Request, n: int) -> None:
-        """Show a hanging request as such on the page while it hangs (the responder marks it first)."""
-        debugger = self.debugger
-        assert debugger is not None
-
-        def note() -> None:
-            if self._noted.get(n) == "hang":
-                debugger.faulted(n, "hang")
-
-        asyncio.get_running_loop().call_later(0.05, note)
+    def _note(self, n: int, fault: str) -> None:
+        """The faults responder injected `fault` into request n: kept for the page, a hang shown now."""
+        if self.debugger is not None:
+            self._noted[n] = fault
+            if fault == "hang":
+                self.debugger.faulted(n, fault)
 
     def _accepted(self, batch: ReceivedBatch) -> None:
         """Keep an accepted batch: note what the API would drop, record it, tell `on_batch`."""

@@ -140,12 +140,12 @@ class Intake:
                 raise verdict.error()
             if verdict.action == "drop":
                 return self._settle_at_once(message, callback, payload, verdict.error())
-        if self._yield_first or self.closed or self.stage.registering:
+        if self._yield_first or self.closed:
             return self._accept_waiting(message, callback, payload)
         pipeline = self._loops.pipeline
         if pipeline is None or pipeline.loop is not asyncio.get_running_loop():
             pipeline = self._loops.bind()
-        if self.stage.active and message["type"] in self.stage.staged_kinds:
+        if self.stage.active and self.stage.stages(message["type"]):
             return self._staged(pipeline, self._open_for_stage(message, callback, payload), message)
         return self._queue(pipeline, message, callback, payload)
 
@@ -217,18 +217,11 @@ class Intake:
         pipeline = self._loops.pipeline
         if pipeline is None or pipeline.loop is not asyncio.get_running_loop():
             pipeline = self._loops.bind()
-        if not self.stage.active or (
-            not self.stage.registering and message["type"] not in self.stage.staged_kinds
-        ):
+        if not (self.stage.active and self.stage.stages(message["type"])):
             placed = self._queue(pipeline, message, callback, payload, handed_over=True)
             return None if isinstance(placed, Context) else placed
         envelope = self._open_for_stage(message, callback, payload, handed_over=True)
-        if self.stage.registering:
-            staged: Accepted = self._through_stage(
-                pipeline, envelope, message, self.stage.run(envelope.ctx, envelope.kind)
-            )
-        else:
-            staged = self._staged(pipeline, envelope, message)
+        staged = self._staged(pipeline, envelope, message)
         if not isinstance(staged, Context):
             pipeline.loop.create_task(staged)  # plugins that await, in a task of their own
         return None
@@ -246,13 +239,8 @@ class Intake:
         pipeline = self._loops.pipeline
         if pipeline is None or pipeline.loop is not asyncio.get_running_loop():
             pipeline = self._loops.bind()
-        if self.stage.registering or (self.stage.active and message["type"] in self.stage.staged_kinds):
-            envelope = self._open_for_stage(message, callback, payload)
-            if self.stage.registering:
-                return await self._through_stage(
-                    pipeline, envelope, message, self.stage.run(envelope.ctx, envelope.kind)
-                )
-            staged = self._staged(pipeline, envelope, message)
+        if self.stage.active and self.stage.stages(message["type"]):
+            staged = self._staged(pipeline, self._open_for_stage(message, callback, payload), message)
             return staged if isinstance(staged, Context) else await staged
         result = self._queue(pipeline, message, callback, payload)
         return result if isinstance(result, Context) else await result
@@ -349,7 +337,14 @@ class Intake:
         return envelope
 
     def _staged(self, pipeline: Pipeline, envelope: Envelope, message: dict[str, Any]) -> Accepted:
-        """Before and enrichment plugins, in the caller's turn: queued at once unless a hook awaits."""
+        """Before and enrichment plugins, in the caller's turn: queued at once unless a hook awaits.
+
+        While a registration runs, the event waits for it (`PluginStage.run`), so it sees the plugin.
+        """
+        if self.stage.registering:
+            return self._through_stage(
+                pipeline, envelope, message, self.stage.run(envelope.ctx, envelope.kind)
+            )
         try:
             begun = self.stage.begin(envelope.ctx, envelope.kind)
         except BaseException as exc:  # noqa: BLE001 - _stage_raised re-raises all but a before's failure

@@ -57,6 +57,9 @@ _Step = tuple[
     asyncio.AbstractEventLoop,
 ]
 """The destination hooks of one loop step's events, the future of the callback that runs them, its loop."""
+_Pending = tuple[int, Plugin, Awaitable[object]]
+"""Where the before/enrichment stage waits: the index of the plugin whose hook returned an awaitable,
+the plugin, and that awaitable."""
 
 
 class BeforeFailed(Exception):  # noqa: N818 - internal signal carrying the reason
@@ -153,26 +156,10 @@ class PluginStage:
         staged.sort(key=_after_before)  # stable: registration order within each type
         self._staged = tuple((p, self._hooks[id(p)], p.type == "before") for p in staged)
         destinations = [p for p in self._plugins if p.type == "destination" and not isinstance(p, _SegmentIO)]
-        self._destination_hooks = {
-            kind: hooked
-            for kind in EVENT_TYPES
-            if (
-                hooked := tuple(
-                    (p, h) for p in destinations if (h := self._hooks[id(p)].get(kind)) is not None
-                )
-            )
-        }
-        after = [p for p in self._plugins if p.type == "after"]
-        self._after = {
-            kind: hooked
-            for kind in EVENT_TYPES
-            if (hooked := tuple((p, h) for p in after if (h := self._hooks[id(p)].get(kind)) is not None))
-        }
+        self._destination_hooks = self._by_kind(destinations)
+        self._after = self._by_kind([p for p in self._plugins if p.type == "after"])
         # A type a plugin writes changes which hooks run next, unless each uses one hook for all types.
-        self._retyped = any(
-            len(hooks) < len(EVENT_TYPES) or len({id(h) for h in hooks.values()}) > 1
-            for _, hooks, _ in self._staged
-        )
+        self._retyped = any(_by_type(hooks) for _, hooks, _ in self._staged)
         self.staged_kinds = frozenset(kind for _, hooks, _ in self._staged for kind in hooks)
         self.has_destinations = bool(destinations)
         self.after_kinds = frozenset(self._after)
@@ -187,6 +174,14 @@ class PluginStage:
             if verdict is not None:
                 return verdict
         return None
+
+    def _by_kind(self, plugins: Sequence[Plugin]) -> dict[str, tuple[tuple[Plugin, Hook], ...]]:
+        """The hooks of `plugins` by event type, in their order (types without any left out)."""
+        by_kind = {
+            kind: tuple((p, h) for p in plugins if (h := self._hooks[id(p)].get(kind)) is not None)
+            for kind in EVENT_TYPES
+        }
+        return {kind: hooked for kind, hooked in by_kind.items() if hooked}
 
     def attach(self, plugin: Plugin) -> None:
         """Register a plugin whose `load` does nothing, now, without a loop (the sync drop-in's plan)."""
@@ -273,6 +268,14 @@ class PluginStage:
         """Whether a registration is in flight (events wait for it: `run`)."""
         return bool(self._registering)
 
+    def stages(self, kind: str) -> bool:
+        """Whether an event of `kind` goes through `begin`/`run` (else it is queued at once).
+
+        So it does if a before or enrichment plugin has a hook for it, or a registration is in flight
+        (the event waits for it).
+        """
+        return kind in self.staged_kinds or bool(self._registering)
+
     def begin(self, ctx: Context, kind: str) -> Context | Coroutine[Any, Any, Context | None]:
         """Run `before` then `enrichment` as far as plain hooks go; the rest as a coroutine (`run`).
 
@@ -282,11 +285,16 @@ class PluginStage:
         Raises:
             BeforeFailed: a `before` plugin raised (anything) or returned something not a Context.
         """
+        ctx, pending = self._advance(ctx, kind, 0)
+        return ctx if pending is None else self.run(ctx, kind, pending)
+
+    def _advance(self, ctx: Context, kind: str, start: int) -> tuple[Context, _Pending | None]:
+        """Call the staged hooks from `start` on until one returns an awaitable (returned, pending)."""
         staged = self._staged
         now = asyncio.get_running_loop().time()  # one time for the plugin lines of this run
         lines = None
-        current = kind  # the event's type, as the hooks that ran left it
-        for index in range(len(staged)):
+        current = kind if (event := written(ctx)) is None else event.get("type", "")  # as hooks left it
+        for index in range(start, len(staged)):
             plugin, hooks, before = staged[index]
             hook = hooks.get(current)
             if hook is None:
@@ -298,18 +306,16 @@ class PluginStage:
                 result = hook(ctx)
                 if result is not None:
                     if _awaitable(result):
-                        return self.run(ctx, kind, (index, plugin, result))
+                        return ctx, (index, plugin, result)
                     if result is not ctx:
                         ctx, lines = _checked(plugin, result, ctx), None
             except BaseException as exc:  # noqa: BLE001 - _hook_failed re-raises ours
                 self._hook_failed(plugin, before, ctx, exc)
             if self._retyped and (event := written(ctx)) is not None:
                 current = event.get("type", "")
-        return ctx
+        return ctx, None
 
-    async def run(
-        self, ctx: Context, kind: str, pending: tuple[int, Plugin, Awaitable[object]] | None = None
-    ) -> Context | None:
+    async def run(self, ctx: Context, kind: str, pending: _Pending | None = None) -> Context | None:
         """The stage in the caller's task; None if a closing deadline ended it (`interrupt`).
 
         `pending`: where `begin` stopped (the index of the plugin whose hook returned an awaitable,
@@ -336,34 +342,18 @@ class PluginStage:
         finally:
             self._running.discard(entry)
 
-    async def _enter(
-        self, ctx: Context, kind: str, pending: tuple[int, Plugin, Awaitable[object]] | None
-    ) -> Context:
-        start = 0
-        if pending is not None:
+    async def _enter(self, ctx: Context, kind: str, pending: _Pending | None) -> Context:
+        if pending is None:
+            while self._registering:
+                await asyncio.gather(*self._registering)
+            ctx, pending = self._advance(ctx, kind, 0)
+        while pending is not None:
             index, plugin, awaitable = pending
-            start = index + 1
-            before = self._staged[index][2] if index < len(self._staged) else plugin.type == "before"
             try:
                 ctx = _checked(plugin, await awaitable, ctx)
             except BaseException as exc:  # noqa: BLE001 - _hook_failed re-raises ours
-                self._hook_failed(plugin, before, ctx, exc)
-        else:
-            while self._registering:
-                await asyncio.gather(*self._registering)
-        staged = self._staged
-        for plugin, hooks, before in staged[start:]:
-            hook = hooks.get(kind if (event := written(ctx)) is None else event.get("type", ""))
-            if hook is None:
-                continue
-            plugin_lines(ctx, asyncio.get_running_loop().time()).append(plugin.name)
-            try:
-                result = hook(ctx)
-                if inspect.isawaitable(result):
-                    result = await result
-                ctx = _checked(plugin, result, ctx)
-            except BaseException as exc:  # noqa: BLE001 - _hook_failed re-raises ours
-                self._hook_failed(plugin, before, ctx, exc)
+                self._hook_failed(plugin, plugin.type == "before", ctx, exc)
+            ctx, pending = self._advance(ctx, kind, index + 1)
         return ctx
 
     def _hook_failed(self, plugin: Plugin, before: bool, ctx: Context, exc: BaseException) -> None:

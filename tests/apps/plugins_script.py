@@ -1,0 +1,59 @@
+"""A script as a user runs one: two plugins of each stage, N events, then exit (tests/test_plugins.py).
+
+    python tests/apps/plugins_script.py URL N
+
+Prints one JSON line: how many events each destination and after plugin saw, and the callbacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+from analytics_async import Analytics, Context, SimplePlugin
+
+
+async def main(url: str, events: int) -> None:
+    seen: dict[str, int] = {}
+
+    def count(name: str) -> object:
+        def hook(ctx: Context) -> None:
+            seen[name] = seen.get(name, 0) + 1
+
+        return hook
+
+    async def stamp(ctx: Context) -> None:
+        await asyncio.sleep(0)
+        ctx.update_event("context.stamped", True)
+
+    def tenant(ctx: Context) -> None:
+        ctx.update_event("context.tenant", "acme")
+
+    analytics = Analytics(write_key="script", host=url)
+    await analytics.register(
+        SimplePlugin(name="b0", type="before", hook=lambda ctx: None),
+        SimplePlugin(name="b1", type="before", hook=stamp),  # a coroutine hook: the awaiting path
+        SimplePlugin(name="e0", type="enrichment", hook=tenant),
+        SimplePlugin(name="e1", type="enrichment", hook=lambda ctx: None),
+        SimplePlugin(name="d0", type="destination", hook=count("d0")),  # type: ignore[arg-type]
+        SimplePlugin(name="d1", type="destination", hook=count("d1")),  # type: ignore[arg-type]
+        SimplePlugin(name="a0", type="after", hook=count("a0")),  # type: ignore[arg-type]
+        SimplePlugin(name="a1", type="after", hook=count("a1")),  # type: ignore[arg-type]
+    )
+    called = 0
+
+    def callback(err: Exception | None, ctx: Context) -> None:
+        nonlocal called
+        called += 1
+
+    for i in range(events):
+        await analytics.track(
+            event="Order Completed", user_id=f"u{i}", properties={"n": i}, callback=callback
+        )
+    await analytics.flush(close=True, timeout=30)
+    sys.stdout.write(json.dumps({"seen": seen, "callbacks": called}) + "\n")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
