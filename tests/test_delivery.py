@@ -55,6 +55,9 @@ async def test_429_retry_after_pauses_every_batch(
     analytics = make_analytics(flush_at=1, max_retries=0, clock=clock)
     first = await analytics.track(event="first", user_id="u")
     await eventually(lambda: sink.requests == 1)
+    # The request reached the sink; run the loop until idle so its 429 has reached the client too
+    # (under load, the second batch could otherwise leave before the pause is known).
+    await clock.advance(0)
     second = await analytics.track(event="second", user_id="u")
     await clock.advance(2.9)  # runs the loop until idle: a send now would have reached the sink
     assert sink.requests == 1
@@ -310,6 +313,9 @@ async def test_retry_after_on_a_503_pauses_every_batch(
     analytics = make_analytics(flush_at=1, clock=clock)
     first = await analytics.track(event="first", user_id="u")
     await eventually(lambda: sink.requests == 1)
+    # The request reached the sink; run the loop until idle so its 429 has reached the client too
+    # (under load, the second batch could otherwise leave before the pause is known).
+    await clock.advance(0)
     second = await analytics.track(event="second", user_id="u")
     await clock.advance(2.9)
     assert sink.requests == 1
