@@ -14,9 +14,11 @@ from analytics_async import (
     Context,
     ContextCancelation,
     ErrorEvent,
+    EventTooLargeError,
     Plugin,
     PluginType,
     SimplePlugin,
+    ValidationError,
 )
 from analytics_async.testing import RecordingClient, SegmentSink, idle
 
@@ -684,3 +686,72 @@ def test_a_script_with_plugins_of_every_stage_delivers_each_event_once_to_a_sink
     assert len({e["messageId"] for e in arrived}) == 5000
     assert all(e["context"]["tenant"] == "acme" and e["context"]["stamped"] is True for e in arrived)
     assert report == {"seen": {"d0": 5000, "d1": 5000, "a0": 5000, "a1": 5000}, "callbacks": 5000}
+
+
+@pytest.mark.parametrize("stage", ["before", "enrichment"])
+@pytest.mark.parametrize("reads", [False, True])
+async def test_a_value_json_cannot_carry_raises_at_the_call_with_plugins_too(
+    make_analytics: MakeAnalytics,
+    sink: SegmentSink,
+    caplog: pytest.LogCaptureFixture,
+    stage: PluginType,
+    reads: bool,
+) -> None:
+    """Serialized once, after the plugins, the event is still validated at the call.
+
+    ValidationError naming the path, nothing accepted, nothing logged, whether or not a plugin read
+    `ctx.event`.
+    """
+
+    def hook(ctx: Context) -> None:
+        if reads:
+            assert ctx.event  # raises: the message cannot be serialized
+
+    analytics = make_analytics()
+    await analytics.register(SimplePlugin(name="p", type=stage, hook=hook))
+    errors: list[ErrorEvent] = []
+    analytics.on("error", errors.append)
+    with pytest.raises(ValidationError) as raised:
+        await analytics.track(event="E", user_id="u", properties={"cart": {"items": object()}})
+    assert raised.value.field == "properties.cart.items"
+    ctx = await analytics.track(event="Fine", user_id="u")  # the next call goes through
+    await analytics.flush()
+    assert [e["event"] for e in sink.events] == ["Fine"]
+    assert analytics.stats().accepted == 1
+    assert errors == []
+    assert not [r for r in caplog.records if r.name == "analytics_async" and r.levelno >= logging.WARNING]
+    assert await ctx.delivered()
+
+
+async def test_a_plugin_writing_a_value_json_cannot_carry_makes_the_call_raise(
+    make_analytics: MakeAnalytics, sink: SegmentSink
+) -> None:
+    """A value an enrichment writes is validated with the rest: the call raises, nothing accepted."""
+    analytics = make_analytics()
+
+    def bad(ctx: Context) -> None:
+        ctx.update_event("context.tags", object())
+
+    await analytics.register(SimplePlugin(name="bad", type="enrichment", hook=bad))
+    with pytest.raises(ValidationError) as raised:
+        await analytics.track(event="E", user_id="u")
+    assert raised.value.field == "context.tags"
+    await analytics.flush()
+    assert sink.requests == 0
+    assert analytics.stats().accepted == 0
+
+
+async def test_an_event_made_too_large_by_a_plugin_raises_at_the_call(
+    make_analytics: MakeAnalytics, sink: SegmentSink
+) -> None:
+    """The 32 KB limit holds for the event as the plugins leave it."""
+    analytics = make_analytics()
+
+    def big(ctx: Context) -> None:
+        ctx.update_event("context.blob", "x" * 40_000)
+
+    await analytics.register(SimplePlugin(name="big", type="enrichment", hook=big))
+    with pytest.raises(EventTooLargeError):
+        await analytics.track(event="E", user_id="u")
+    await analytics.flush()
+    assert sink.requests == 0

@@ -25,8 +25,8 @@ import attrs
 
 from .._core import fork
 from .._core.user import UserWork, is_our_cancellation
-from .._message.context import Context, plugin_lines, written
-from ..errors import DeliveryError
+from .._message.context import Context, plugin_lines, unserializable, written
+from ..errors import DeliveryError, ValidationError
 from .plugin import (
     EVENT_TYPES,
     PLUGIN_TYPES,
@@ -357,9 +357,16 @@ class PluginStage:
         return ctx
 
     def _hook_failed(self, plugin: Plugin, before: bool, ctx: Context, exc: BaseException) -> None:
-        """A `before` or `enrichment` hook raised `exc`: re-raised if ours, else the event's fate."""
+        """A `before` or `enrichment` hook raised `exc`: re-raised if ours, else the event's fate.
+
+        A hook that read `ctx.event` of a message JSON cannot carry got the call's ValidationError
+        (the message is serialized only when read, or after the stage): the call raises it, as it
+        would without plugins, and nothing is accepted.
+        """
         if is_our_cancellation(exc):
             raise exc
+        if isinstance(exc, ValidationError) and (invalid := unserializable(ctx)) is not None:
+            raise invalid from None
         if before:
             ctx.log("error", "plugin Error", {"plugin": plugin.name, "error": repr(exc)})
             raise BeforeFailed(_as_exception(plugin, exc)) from exc

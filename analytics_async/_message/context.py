@@ -103,7 +103,8 @@ class Context:
 
     def __repr__(self) -> str:
         state = "pending" if not self._settled else ("failed" if self._failed else "delivered")
-        return f"<Context {self.event.get('type')} messageId={self.event.get('messageId')!r} {state}>"
+        event = self._event or self._message or self.event  # the message itself: no JSON made for it
+        return f"<Context {event.get('type')} messageId={event.get('messageId')!r} {state}>"
 
     def update_event(self, path: str, value: object) -> dict[str, Any]:
         """Set the dotted `path` of the event to `value`, creating what is missing; return the event.
@@ -285,15 +286,37 @@ def plugin_lines(ctx: Context, time: float) -> list[LogLine | float | str]:
     return logs
 
 
-def context_of_message(message: dict[str, Any], payload: bytes) -> Context:
-    """A Context for the plugin stage: `message` as built, and its JSON (parsed if `event` is read)."""
-    ctx = context_of_payload(payload)
-    ctx._message = message  # noqa: SLF001 - the Context's own module-level constructor
+def context_of_message(message: dict[str, Any], payload: bytes | None) -> Context:
+    """A Context for the plugin stage: `message` as built, and its JSON if made already.
+
+    Reading `event` parses that JSON, made from the message then if need be.
+    """
+    ctx = Context.__new__(Context)
+    ctx._event = None  # noqa: SLF001 - the Context's own module-level constructor
+    ctx._message = message  # noqa: SLF001
+    ctx._payload = payload  # noqa: SLF001
+    ctx._id = ctx._failed = ctx._waiters = ctx._logs = None  # noqa: SLF001
+    ctx._settled = False  # noqa: SLF001
     return ctx
 
 
+def unserializable(ctx: Context) -> Exception | None:
+    """Why the message of a stage's Context cannot be serialized (what its JSON would raise), if so.
+
+    None when it can, or when the Context holds no message of its own (`event` was read or set).
+    """
+    message = ctx._message  # noqa: SLF001 - the Context's own module-level helper
+    if ctx._event is not None or ctx._payload is not None or message is None:  # noqa: SLF001
+        return None
+    try:
+        dumps(message)
+    except Exception as exc:  # noqa: BLE001 - returned: the caller decides
+        return exc
+    return None
+
+
 def written(ctx: Context) -> dict[str, Any] | None:
-    """The event as plugins left it, if one read or wrote it (else None: its JSON is as it was)."""
+    """The event to serialize as plugins left it (else None: the JSON a Context holds is current)."""
     if ctx._event is not None:  # noqa: SLF001 - the Context's own module-level helper
         return ctx._event  # noqa: SLF001
     if ctx._payload is None:  # noqa: SLF001
