@@ -25,9 +25,7 @@ from .._message.context import (
     context_of_message,
     context_of_payload,
     is_settled,
-    keep_json_only,
-    payload_of,
-    written,
+    seal,
 )
 from ..errors import ClosedError, DeliveryError, QueueFullError
 from .ledger import Ledger
@@ -145,7 +143,7 @@ class Intake:
         pipeline = self._loops.pipeline
         if pipeline is None or pipeline.loop is not asyncio.get_running_loop():
             pipeline = self._loops.bind()
-        if self.stage.active and self.stage.stages(message["type"]):
+        if self.stage.active and message["type"] in self.stage.staged_kinds:
             return self._staged(pipeline, self._open_for_stage(message, callback, payload), message)
         return self._queue(pipeline, message, callback, payload)
 
@@ -217,7 +215,7 @@ class Intake:
         pipeline = self._loops.pipeline
         if pipeline is None or pipeline.loop is not asyncio.get_running_loop():
             pipeline = self._loops.bind()
-        if not (self.stage.active and self.stage.stages(message["type"])):
+        if not (self.stage.active and message["type"] in self.stage.staged_kinds):
             placed = self._queue(pipeline, message, callback, payload, handed_over=True)
             return None if isinstance(placed, Context) else placed
         envelope = self._open_for_stage(message, callback, payload, handed_over=True)
@@ -239,7 +237,7 @@ class Intake:
         pipeline = self._loops.pipeline
         if pipeline is None or pipeline.loop is not asyncio.get_running_loop():
             pipeline = self._loops.bind()
-        if self.stage.active and self.stage.stages(message["type"]):
+        if self.stage.active and message["type"] in self.stage.staged_kinds:
             staged = self._staged(pipeline, self._open_for_stage(message, callback, payload), message)
             return staged if isinstance(staged, Context) else await staged
         result = self._queue(pipeline, message, callback, payload)
@@ -270,14 +268,18 @@ class Intake:
         if self._observers:
             envelope.accepted_at = self.settings.clock.time()
         integrations = message.get("integrations")
-        if self.stage.active:
+        if (stage := self.stage).active and (integrations or stage.has_destinations or stage.after_kinds):
             to_segment = self._route(envelope, envelope.ctx, integrations, envelope.kind)
             return self._place(pipeline, envelope, to_segment, wait=handed_over)
         routed_away = integrations and SEGMENT_IO in integrations and not sends_to_segment(integrations)
         return self._place(pipeline, envelope, not routed_away, wait=handed_over)
 
     def _route(self, envelope: Envelope, ctx: Context, integrations: object, kind: str) -> bool:
-        """Start the event's destination plugins, note its after plugins; whether Segment gets it."""
+        """Start the event's destination plugins, note its after plugins; whether Segment gets it.
+
+        Its callers skip it for an event without integrations when there are no destination or
+        after plugins (it would send it to Segment and do nothing else).
+        """
         stage = self.stage
         to_segment = True
         if stage.has_destinations or integrations:
@@ -308,7 +310,7 @@ class Intake:
         return QueueFullError(f"max_queue_size={self.settings.max_queue_size} reached")
 
     def _open(self, envelope: Envelope) -> None:
-        """Count `envelope` as accepted and open it in the ledger (`_queue` inlines these steps)."""
+        """Count `envelope` as accepted and open it in the ledger (`_queue`, `_open_for_stage` inline it)."""
         self.counters.accepted += 1
         self.ledger.open(envelope)
         if self._observers:
@@ -337,7 +339,10 @@ class Intake:
         """
         view = context_of_message(message, payload)
         envelope = Envelope(view, b"", callback, message["type"], handed_over=handed_over)
-        self._open(envelope)
+        self.counters.accepted += 1  # `_open`, inlined
+        self.ledger.open(envelope)
+        if self._observers:
+            envelope.accepted_at = self.settings.clock.time()
         return envelope
 
     def _staged(self, pipeline: Pipeline, envelope: Envelope, message: dict[str, Any]) -> Accepted:
@@ -350,12 +355,12 @@ class Intake:
                 pipeline, envelope, message, self.stage.run(envelope.ctx, envelope.kind)
             )
         try:
-            begun = self.stage.begin(envelope.ctx, envelope.kind)
+            ctx, pending = self.stage.advance(envelope.ctx, envelope.kind)
         except BaseException as exc:  # noqa: BLE001 - _stage_raised re-raises all but a before's failure
             return self._stage_raised(envelope, exc)
-        if isinstance(begun, Context):
-            return self._after_stage(pipeline, envelope, begun, message)
-        return self._through_stage(pipeline, envelope, message, begun)
+        if pending is None:
+            return self._after_stage(pipeline, envelope, ctx, message)
+        return self._through_stage(pipeline, envelope, message, self.stage.run(ctx, envelope.kind, pending))
 
     async def _through_stage(
         self,
@@ -388,22 +393,24 @@ class Intake:
         self, pipeline: Pipeline, envelope: Envelope, ctx: Context, message: dict[str, Any]
     ) -> Accepted:
         """Serialize what the plugins made of the event (once), route it, start its destinations, queue."""
-        view = envelope.ctx
-        event = written(ctx)
-        if ctx is view and event is None:  # no plugin read or wrote the event: its JSON as it was
-            envelope.payload = payload_of(view)
+        try:
+            envelope.payload, event = seal(ctx, serialize)
+        except BaseException as exc:  # noqa: BLE001 - _stage_raised re-raises it
+            return self._stage_raised(envelope, exc)  # invalid after the plugins: nothing accepted
+        if event is None and ctx is not envelope.ctx:  # a plugin returned the Context of another event
+            event = ctx.event
+        if event is None:  # no plugin read or wrote the event: its JSON as it was (a thread's call)
             integrations, kind = message.get("integrations"), envelope.kind
         else:
-            if event is None:
-                event = ctx.event
-            try:
-                envelope.payload = serialize(event)
-            except BaseException as exc:  # noqa: BLE001 - _stage_raised re-raises it
-                return self._stage_raised(envelope, exc)  # invalid after the plugins: nothing accepted
             integrations, kind = event.get("integrations"), event.get("type", envelope.kind)
-            keep_json_only(ctx, envelope.payload)
         envelope.ctx = ctx
-        return self._place(pipeline, envelope, self._route(envelope, ctx, integrations, kind))
+        stage = self.stage
+        to_segment = (
+            self._route(envelope, ctx, integrations, kind)
+            if integrations or stage.has_destinations or stage.after_kinds
+            else True
+        )
+        return self._place(pipeline, envelope, to_segment)
 
     async def _wait_for_room(self, pipeline: Pipeline, envelope: Envelope) -> Context:
         """The queue is full and the policy waits: wait for room; the Context once queued (or settled)."""

@@ -1,10 +1,11 @@
 """The plugin stage: the registered plugins and what they do to one event.
 
-`PluginStage.begin(ctx, kind)` runs `before` (one at a time; a failure fails the event) then
-`enrichment` (one at a time; failures are reported and skipped) and returns the Context to send, or a
-coroutine (`run`) from the first hook that returned an awaitable. `route` says whether the Tracking
-API gets it and which destinations do; `start_destinations` runs those in the next loop step;
-`after_now` runs the `after` hooks once the event has settled. Hooks are looked up at registration.
+`PluginStage.advance(ctx, kind)` runs `before` (one at a time; a failure fails the event) then
+`enrichment` (one at a time; failures are reported and skipped) as far as plain hooks go, and returns
+the Context to send, or where to wait: `run` goes on from the first hook that returned an awaitable.
+`route` says whether the Tracking API gets it and which destinations do; `start_destinations` runs
+those in the next loop step; `after_now` runs the `after` hooks once the event has settled. Hooks are
+looked up at registration.
 Plugin code is user code: whatever it raises, `CancelledError` included, is a plugin failure, never a
 stop of the pipeline (`_core.user`).
 
@@ -142,8 +143,12 @@ class PluginStage:
         """The `after` hooks by event type (types without any left out)."""
         self._step: _Step | None = None
         self._retyped = False
+        self.registering = False
+        """Whether a registration is in flight (events wait for it: `run`)."""
         self.staged_kinds: frozenset[str] = frozenset()
-        """Event types some `before` or `enrichment` plugin has a hook for (others skip `begin`)."""
+        """Event types that go through `advance`/`run` (others are queued at once): those some `before`
+        or `enrichment` plugin has a hook for, and every type while a registration is in flight (the
+        event waits for it)."""
         self.has_destinations = False
         """Whether a destination plugin other than Segment.io is registered."""
         self.after_kinds: frozenset[str] = frozenset()
@@ -160,7 +165,10 @@ class PluginStage:
         self._after = self._by_kind([p for p in self._plugins if p.type == "after"])
         # A type a plugin writes changes which hooks run next, unless each uses one hook for all types.
         self._retyped = any(_by_type(hooks) for _, hooks, _ in self._staged)
-        self.staged_kinds = frozenset(kind for _, hooks, _ in self._staged for kind in hooks)
+        self.registering = bool(self._registering)
+        self.staged_kinds = frozenset(
+            EVENT_TYPES if self.registering else (kind for _, hooks, _ in self._staged for kind in hooks)
+        )
         self.has_destinations = bool(destinations)
         self.after_kinds = frozenset(self._after)
         self.active = bool(self._registering) or any(
@@ -263,37 +271,23 @@ class PluginStage:
     # function's, or any other) makes the stage a coroutine, from that hook on. So a stage of plain
     # hooks costs no coroutine, task or timeout scope per event.
 
-    @property
-    def registering(self) -> bool:
-        """Whether a registration is in flight (events wait for it: `run`)."""
-        return bool(self._registering)
+    def advance(self, ctx: Context, kind: str, start: int = 0) -> tuple[Context, _Pending | None]:
+        """Run `before` then `enrichment` from the plugin at `start` on, as far as plain hooks go.
 
-    def stages(self, kind: str) -> bool:
-        """Whether an event of `kind` goes through `begin`/`run` (else it is queued at once).
-
-        So it does if a before or enrichment plugin has a hook for it, or a registration is in flight
-        (the event waits for it).
-        """
-        return kind in self.staged_kinds or bool(self._registering)
-
-    def begin(self, ctx: Context, kind: str) -> Context | Coroutine[Any, Any, Context | None]:
-        """Run `before` then `enrichment` as far as plain hooks go; the rest as a coroutine (`run`).
-
-        Returns the Context to send, or a coroutine that returns it (None if a closing deadline ended
-        it). Must not be called while `registering` (use `run`).
+        Returns the Context as the hooks left it, and where the stage must wait (None if it need not):
+        the index of the plugin whose hook returned an awaitable, the plugin, and that awaitable, which
+        `run(ctx, kind, pending)` awaits before it goes on. Must not be called while `registering`
+        (use `run`). `kind`: the type of the event as built (`ctx` is as built when `start` is 0).
 
         Raises:
             BeforeFailed: a `before` plugin raised (anything) or returned something not a Context.
         """
-        ctx, pending = self._advance(ctx, kind, 0)
-        return ctx if pending is None else self.run(ctx, kind, pending)
-
-    def _advance(self, ctx: Context, kind: str, start: int) -> tuple[Context, _Pending | None]:
-        """Call the staged hooks from `start` on until one returns an awaitable (returned, pending)."""
         staged = self._staged
         now = asyncio.get_running_loop().time()  # one time for the plugin lines of this run
         lines = None
-        current = kind if (event := written(ctx)) is None else event.get("type", "")  # as hooks left it
+        current = kind  # the type as the hooks left it
+        if start and (event := written(ctx)) is not None:
+            current = event.get("type", "")
         for index in range(start, len(staged)):
             plugin, hooks, before = staged[index]
             hook = hooks.get(current)
@@ -318,7 +312,7 @@ class PluginStage:
     async def run(self, ctx: Context, kind: str, pending: _Pending | None = None) -> Context | None:
         """The stage in the caller's task; None if a closing deadline ended it (`interrupt`).
 
-        `pending`: where `begin` stopped (the index of the plugin whose hook returned an awaitable,
+        `pending`: where `advance` stopped (the index of the plugin whose hook returned an awaitable,
         the plugin, that awaitable). The stage runs in an `asyncio.timeout` scope with no deadline of
         its own, which `interrupt` expires: the plugins are cancelled and the caller goes on, as with
         any asyncio timeout. A cancellation of the caller itself still propagates.
@@ -346,14 +340,14 @@ class PluginStage:
         if pending is None:
             while self._registering:
                 await asyncio.gather(*self._registering)
-            ctx, pending = self._advance(ctx, kind, 0)
+            ctx, pending = self.advance(ctx, kind)
         while pending is not None:
             index, plugin, awaitable = pending
             try:
                 ctx = _checked(plugin, await awaitable, ctx)
             except BaseException as exc:  # noqa: BLE001 - _hook_failed re-raises ours
                 self._hook_failed(plugin, plugin.type == "before", ctx, exc)
-            ctx, pending = self._advance(ctx, kind, index + 1)
+            ctx, pending = self.advance(ctx, kind, index + 1)
         return ctx
 
     def _hook_failed(self, plugin: Plugin, before: bool, ctx: Context, exc: BaseException) -> None:

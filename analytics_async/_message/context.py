@@ -21,10 +21,10 @@ __all__ = [
     "context_of_message",
     "context_of_payload",
     "is_settled",
-    "keep_json_only",
-    "payload_of",
     "plugin_lines",
+    "seal",
     "settle",
+    "unserializable",
     "written",
 ]
 
@@ -315,6 +315,28 @@ def unserializable(ctx: Context) -> Exception | None:
     return None
 
 
+def seal(ctx: Context, encode: Callable[[dict[str, Any]], bytes]) -> tuple[bytes, dict[str, Any] | None]:
+    """Make `ctx` hold only the JSON of its event as the plugins left it; return that JSON.
+
+    Also the event, if it had to be encoded (with `encode`: a plugin read or wrote it, or it had no
+    JSON yet), else None (the JSON it held is current). A queued event lives for seconds; its JSON is
+    a fraction of the memory of the dict and, unlike the dict, nothing the garbage collector has to
+    walk (and the message may hold the caller's own dicts). If `encode` raises, `ctx` is unchanged.
+    """
+    event = ctx._event  # noqa: SLF001 - the Context's own module-level helper
+    if event is None:
+        payload = ctx._payload  # noqa: SLF001
+        if payload is not None:
+            ctx._message = None  # noqa: SLF001
+            return payload, None
+        event = ctx._message  # noqa: SLF001
+        assert event is not None
+    payload = encode(event)
+    ctx._event = ctx._message = None  # noqa: SLF001
+    ctx._payload = payload  # noqa: SLF001
+    return payload, event
+
+
 def written(ctx: Context) -> dict[str, Any] | None:
     """The event to serialize as plugins left it (else None: the JSON a Context holds is current)."""
     if ctx._event is not None:  # noqa: SLF001 - the Context's own module-level helper
@@ -322,22 +344,6 @@ def written(ctx: Context) -> dict[str, Any] | None:
     if ctx._payload is None:  # noqa: SLF001
         return ctx._message  # noqa: SLF001
     return None
-
-
-def keep_json_only(ctx: Context, payload: bytes) -> None:
-    """From now on `ctx` holds only `payload`, the JSON of its event (parsed again if `event` is read).
-
-    A queued event lives for seconds; its JSON is a fraction of the memory of the dict and, unlike
-    the dict, nothing the garbage collector has to walk.
-    """
-    ctx._event = ctx._message = None  # noqa: SLF001 - the Context's own module-level helper
-    ctx._payload = payload  # noqa: SLF001
-
-
-def payload_of(ctx: Context) -> bytes:
-    """The JSON a Context of `context_of_payload` holds (while not `written`)."""
-    assert ctx._payload is not None  # noqa: SLF001
-    return ctx._payload  # noqa: SLF001
 
 
 def is_settled(ctx: Context) -> bool:
