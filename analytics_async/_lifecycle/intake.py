@@ -144,7 +144,7 @@ class Intake:
         if pipeline is None or pipeline.loop is not asyncio.get_running_loop():
             pipeline = self._loops.bind()
         if self.stage.active and message["type"] in self.stage.staged_kinds:
-            return self._staged(pipeline, self._open_for_stage(message, callback, payload), message)
+            return self._staged(pipeline, message, callback, payload)
         return self._queue(pipeline, message, callback, payload)
 
     def violated(self, verdict: Verdict) -> None:
@@ -218,8 +218,7 @@ class Intake:
         if not (self.stage.active and message["type"] in self.stage.staged_kinds):
             placed = self._queue(pipeline, message, callback, payload, handed_over=True)
             return None if isinstance(placed, Context) else placed
-        envelope = self._open_for_stage(message, callback, payload, handed_over=True)
-        staged = self._staged(pipeline, envelope, message)
+        staged = self._staged(pipeline, message, callback, payload, handed_over=True)
         if not isinstance(staged, Context):
             pipeline.loop.create_task(staged)  # plugins that await, in a task of their own
         return None
@@ -238,7 +237,7 @@ class Intake:
         if pipeline is None or pipeline.loop is not asyncio.get_running_loop():
             pipeline = self._loops.bind()
         if self.stage.active and message["type"] in self.stage.staged_kinds:
-            staged = self._staged(pipeline, self._open_for_stage(message, callback, payload), message)
+            staged = self._staged(pipeline, message, callback, payload)
             return staged if isinstance(staged, Context) else await staged
         result = self._queue(pipeline, message, callback, payload)
         return result if isinstance(result, Context) else await result
@@ -268,26 +267,13 @@ class Intake:
         if self._observers:
             envelope.accepted_at = self.settings.clock.time()
         integrations = message.get("integrations")
-        if (stage := self.stage).active and (integrations or stage.has_destinations or stage.after_kinds):
-            to_segment = self._route(envelope, envelope.ctx, integrations, envelope.kind)
+        if (stage := self.stage).active and (integrations or stage.routes):
+            # Route it (`PluginStage.route`); without integrations, destinations or after plugins,
+            # that would only say it goes to Segment.
+            to_segment = stage.route(envelope, envelope.ctx, integrations, envelope.kind)
             return self._place(pipeline, envelope, to_segment, wait=handed_over)
         routed_away = integrations and SEGMENT_IO in integrations and not sends_to_segment(integrations)
         return self._place(pipeline, envelope, not routed_away, wait=handed_over)
-
-    def _route(self, envelope: Envelope, ctx: Context, integrations: object, kind: str) -> bool:
-        """Start the event's destination plugins, note its after plugins; whether Segment gets it.
-
-        Its callers skip it for an event without integrations when there are no destination or
-        after plugins (it would send it to Segment and do nothing else).
-        """
-        stage = self.stage
-        to_segment = True
-        if stage.has_destinations or integrations:
-            to_segment, hooked = stage.route(ctx, integrations, kind)
-            if hooked:
-                stage.start_destinations(envelope, ctx, hooked)
-        envelope.after = kind in stage.after_kinds
-        return to_segment
 
     def _place(
         self, pipeline: Pipeline, envelope: Envelope, to_segment: bool, *, wait: bool = False
@@ -310,25 +296,30 @@ class Intake:
         return QueueFullError(f"max_queue_size={self.settings.max_queue_size} reached")
 
     def _open(self, envelope: Envelope) -> None:
-        """Count `envelope` as accepted and open it in the ledger (`_queue`, `_open_for_stage` inline it)."""
+        """Count `envelope` as accepted and open it in the ledger (`_queue`, `_staged` inline it)."""
         self.counters.accepted += 1
         self.ledger.open(envelope)
         if self._observers:
             envelope.accepted_at = self.settings.clock.time()
 
-    def _open_for_stage(
+    def _staged(
         self,
+        pipeline: Pipeline,
         message: dict[str, Any],
         callback: Callback | None,
         payload: bytes | None,
         *,
         handed_over: bool = False,
-    ) -> Envelope:
-        """Open the event of `message` for the plugin stage: its Context holds the message (and its JSON).
+    ) -> Accepted:
+        """Open the event of `message`, run the before and enrichment plugins in the caller's turn, queue.
 
-        The message is serialized once, after the last plugin that can change it (`_after_stage`),
-        which also validates it: a value JSON cannot carry still raises at the call, as without
-        plugins, before anything is accepted. A plugin reading `ctx.event` sees it parsed from the JSON
+        Queued at once unless a hook awaits. While a registration runs, the event waits for it
+        (`PluginStage.run`), so it sees the plugin.
+
+        Its Context holds the message (and its JSON, if the caller made it already). The message is
+        serialized once, after the last plugin that can change it (`_after_stage`), which also
+        validates it: a value JSON cannot carry still raises at the call, as without plugins, before
+        anything is accepted. A plugin reading `ctx.event` sees it parsed from the JSON
         of the message as it is then: an in-place edit of a nested dict
         (`ctx.event["properties"]["cart"]["total"] = 0`) never reaches the caller's own dicts, which the
         message shares. Parsing is the cheapest deep copy there is (about 2.3 us for a 0.5 KB event,
@@ -343,24 +334,16 @@ class Intake:
         self.ledger.open(envelope)
         if self._observers:
             envelope.accepted_at = self.settings.clock.time()
-        return envelope
-
-    def _staged(self, pipeline: Pipeline, envelope: Envelope, message: dict[str, Any]) -> Accepted:
-        """Before and enrichment plugins, in the caller's turn: queued at once unless a hook awaits.
-
-        While a registration runs, the event waits for it (`PluginStage.run`), so it sees the plugin.
-        """
-        if self.stage.registering:
-            return self._through_stage(
-                pipeline, envelope, message, self.stage.run(envelope.ctx, envelope.kind)
-            )
+        stage = self.stage
+        if stage.registering:
+            return self._through_stage(pipeline, envelope, message, stage.run(view, envelope.kind))
         try:
-            ctx, pending = self.stage.advance(envelope.ctx, envelope.kind)
+            ctx, pending = stage.advance(view, envelope.kind)
         except BaseException as exc:  # noqa: BLE001 - _stage_raised re-raises all but a before's failure
             return self._stage_raised(envelope, exc)
         if pending is None:
             return self._after_stage(pipeline, envelope, ctx, message)
-        return self._through_stage(pipeline, envelope, message, self.stage.run(ctx, envelope.kind, pending))
+        return self._through_stage(pipeline, envelope, message, stage.run(ctx, envelope.kind, pending))
 
     async def _through_stage(
         self,
@@ -405,11 +388,7 @@ class Intake:
             integrations, kind = event.get("integrations"), event.get("type", envelope.kind)
         envelope.ctx = ctx
         stage = self.stage
-        to_segment = (
-            self._route(envelope, ctx, integrations, kind)
-            if integrations or stage.has_destinations or stage.after_kinds
-            else True
-        )
+        to_segment = stage.route(envelope, ctx, integrations, kind) if integrations or stage.routes else True
         return self._place(pipeline, envelope, to_segment)
 
     async def _wait_for_room(self, pipeline: Pipeline, envelope: Envelope) -> Context:

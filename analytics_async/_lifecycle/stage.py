@@ -3,8 +3,8 @@
 `PluginStage.advance(ctx, kind)` runs `before` (one at a time; a failure fails the event) then
 `enrichment` (one at a time; failures are reported and skipped) as far as plain hooks go, and returns
 the Context to send, or where to wait: `run` goes on from the first hook that returned an awaitable.
-`route` says whether the Tracking API gets it and which destinations do; `start_destinations` runs
-those in the next loop step; `after_now` runs the `after` hooks once the event has settled. Hooks are
+`route` says whether the Tracking API gets it and starts the destinations that do (they run in the
+next loop step); `after_now` runs the `after` hooks once the event has settled. Hooks are
 looked up at registration.
 Plugin code is user code: whatever it raises, `CancelledError` included, is a plugin failure, never a
 stop of the pipeline (`_core.user`).
@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, Protocol, TypeGuard
 
@@ -50,6 +51,7 @@ class Holder(Protocol):
     """What carries an event's destination work (an `Envelope`): what its settling waits for."""
 
     work: asyncio.Future[None] | None
+    after: bool
 
 
 _Step = tuple[
@@ -149,8 +151,9 @@ class PluginStage:
         """Event types that go through `advance`/`run` (others are queued at once): those some `before`
         or `enrichment` plugin has a hook for, and every type while a registration is in flight (the
         event waits for it)."""
-        self.has_destinations = False
-        """Whether a destination plugin other than Segment.io is registered."""
+        self.routes = False
+        """Whether `route` has more to do than read an event's integrations: a destination plugin
+        other than Segment.io or an `after` plugin is registered."""
         self.after_kinds: frozenset[str] = frozenset()
         """Event types some `after` plugin has a hook for."""
 
@@ -169,8 +172,8 @@ class PluginStage:
         self.staged_kinds = frozenset(
             EVENT_TYPES if self.registering else (kind for _, hooks, _ in self._staged for kind in hooks)
         )
-        self.has_destinations = bool(destinations)
         self.after_kinds = frozenset(self._after)
+        self.routes = bool(destinations or self._after)
         self.active = bool(self._registering) or any(
             (p.name != SEGMENT_IO or p.type != "destination") and not _checks_only(p) for p in self._plugins
         )
@@ -283,7 +286,7 @@ class PluginStage:
             BeforeFailed: a `before` plugin raised (anything) or returned something not a Context.
         """
         staged = self._staged
-        now = asyncio.get_running_loop().time()  # one time for the plugin lines of this run
+        now = time.monotonic()  # one time for the plugin lines of this run (`LogLine.time`)
         lines = None
         current = kind  # the type as the hooks left it
         if start and (event := written(ctx)) is not None:
@@ -380,24 +383,29 @@ class PluginStage:
         ctx.log("error", "plugin Error", {"plugin": plugin.name, "error": repr(exc)})
         logger.warning("analytics_async: %s plugin %r failed; skipped", stage, plugin.name, exc_info=exc)
 
-    def route(
-        self, ctx: Context, integrations: object, kind: str
-    ) -> tuple[bool, Sequence[tuple[Plugin, Hook]]]:
-        """Whether the Tracking API gets the event, and the hooks of the destinations that do.
+    def route(self, holder: Holder, ctx: Context, integrations: object, kind: str) -> bool:
+        """Whether the Tracking API gets the event; start the destinations that get it, note its `after`.
 
-        `integrations`: the event's after enrichment (so enrichment can change the routing).
+        `integrations`: the event's after enrichment (so enrichment can change the routing); none
+        named, every destination gets it. The destinations' hooks run soon, in one callback for all
+        events of this loop step: `holder.work` is set to what a settling event waits for, a future of
+        that callback, then (if a hook returned an awaitable) the task awaiting those, else None once
+        they ran. `holder.after`: whether `after` hooks must run once the event has settled.
         """
-        if not integrations or not isinstance(integrations, Mapping):
-            return True, self._destination_hooks.get(kind, ())  # no integrations named: all run
-        hooked = [(p, hook) for p, hook in self._destination_hooks.get(kind, ()) if routed(p, integrations)]
-        return sends_to_segment(integrations), hooked
+        holder.after = kind in self.after_kinds
+        hooked = self._destination_hooks.get(kind)
+        to_segment = True
+        if integrations and isinstance(integrations, Mapping):
+            to_segment = sends_to_segment(integrations)
+            if hooked:
+                hooked = tuple((p, hook) for p, hook in hooked if routed(p, integrations))
+        if hooked:
+            self._start_destinations(holder, ctx, hooked)
+        return to_segment
 
-    def start_destinations(self, holder: Holder, ctx: Context, hooked: Sequence[tuple[Plugin, Hook]]) -> None:
-        """Run the destinations' `hooked` for `ctx` soon (in one callback for all events of this step).
-
-        `holder.work` is set to what a settling event waits for: a future of that callback, then
-        (if a hook returned an awaitable) the task awaiting those, else None once they ran.
-        """
+    def _start_destinations(
+        self, holder: Holder, ctx: Context, hooked: Sequence[tuple[Plugin, Hook]]
+    ) -> None:
         loop = asyncio.get_running_loop()
         step = self._step
         if step is None or step[2] is not loop:
@@ -411,7 +419,7 @@ class PluginStage:
         if self._step is step:
             self._step = None
         items, done, _ = step
-        now = asyncio.get_running_loop().time()
+        now = time.monotonic()
         try:
             for holder, ctx, hooked in items:
                 awaiting = self._call_all(ctx, hooked, "destination", now)
@@ -422,14 +430,14 @@ class PluginStage:
 
     def after_now(self, ctx: Context, kind: str) -> Coroutine[Any, Any, None] | None:
         """Call the `after` hooks for `ctx` now; a coroutine awaiting those that returned awaitables."""
-        return self._call_all(ctx, self._after.get(kind, ()), "after", asyncio.get_running_loop().time())
+        return self._call_all(ctx, self._after.get(kind, ()), "after", time.monotonic())
 
     def _call_all(
         self, ctx: Context, hooked: Sequence[tuple[Plugin, Hook]], stage: str, now: float
     ) -> Coroutine[Any, Any, None] | None:
         """Call each hook (failures logged and skipped); a coroutine awaiting the awaitables, or None.
 
-        `now`: the loop time of their `plugin` log lines.
+        `now`: the time of their `plugin` log lines (`LogLine.time`).
         """
         awaiting: list[tuple[Plugin, Awaitable[object]]] | None = None
         lines = plugin_lines(ctx, now)

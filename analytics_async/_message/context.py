@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any, Final, Literal
@@ -48,6 +49,7 @@ class LogLine:
     level: LogLevel
     message: str
     time: float
+    """When it was written: `time.monotonic()` seconds (the clock of asyncio's event loops)."""
     extras: dict[str, Any] | None = None
 
 
@@ -172,19 +174,19 @@ class Context:
         """Add a line to this context's log."""
         if self._logs is None:
             self._logs = []
-        self._logs.append(LogLine(level, message, asyncio.get_running_loop().time(), extras))
+        self._logs.append(LogLine(level, message, time.monotonic(), extras))
 
     def logs(self) -> list[LogLine]:
         """Return this context's log lines, oldest first."""
         lines: list[LogLine] = []
-        time = 0.0
+        when = 0.0
         for line in self._logs or ():
             if isinstance(line, LogLine):
                 lines.append(line)
             elif isinstance(line, float):
-                time = line
+                when = line
             else:
-                lines.append(LogLine("debug", "plugin", time, {"plugin": line}))
+                lines.append(LogLine("debug", "plugin", when, {"plugin": line}))
         return lines
 
 
@@ -273,8 +275,8 @@ def context_of_payload(payload: bytes) -> Context:
     return ctx
 
 
-def plugin_lines(ctx: Context, time: float) -> list[LogLine | float | str]:
-    """The log of `ctx`, to which the plugin stage appends its `plugin` lines from loop time `time`.
+def plugin_lines(ctx: Context, when: float) -> list[LogLine | float | str]:
+    """The log of `ctx`, to which the plugin stage appends its `plugin` lines written at `when`.
 
     One is written per plugin per event, so they are kept compact until `logs()` reads them: a
     float gives the time of the lines after it, a str is the line `{"plugin": name}` of that name.
@@ -282,7 +284,7 @@ def plugin_lines(ctx: Context, time: float) -> list[LogLine | float | str]:
     logs = ctx._logs  # noqa: SLF001 - the Context's own module-level helper
     if logs is None:
         logs = ctx._logs = []  # noqa: SLF001
-    logs.append(time)
+    logs.append(when)
     return logs
 
 
@@ -379,7 +381,7 @@ class Envelope:
     """The message type, which names the event emitted on delivery."""
     seq: int = 0
     work: asyncio.Future[None] | None = None
-    """Destination plugins to run or running for this event (plugins only; see `start_destinations`)."""
+    """Destination plugins to run or running for this event (plugins only; see `PluginStage.route`)."""
     after: bool = False
     """Whether `after` plugins must run once the event has settled (plugins only)."""
     accepted_at: float = 0.0
