@@ -110,12 +110,13 @@ class Settler:
         plain: list[Envelope] = []
         reported = 0  # settled here but reported later (plugins, coroutine callbacks)
         failure = None if reason is None else FailedDelivery(reason)
+        deferring = self._user.deferring  # past a closing deadline (no await in this loop changes it)
         for envelope in envelopes:
             if not settle(envelope.ctx, failure):
                 continue
             if envelope.work is not None and envelope.work.done():
                 envelope.work = None  # its destinations ran (they run in the step after the call)
-            if envelope.after and envelope.work is None and not self._user.deferring:
+            if envelope.after and envelope.work is None and not deferring:
                 # Plain `after` hooks run here; only those that return awaitables make a task. Past
                 # a closing deadline they run as deferred work instead, within its budget.
                 envelope.after = False

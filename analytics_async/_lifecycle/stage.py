@@ -400,19 +400,14 @@ class PluginStage:
             if hooked:
                 hooked = tuple((p, hook) for p, hook in hooked if routed(p, integrations))
         if hooked:
-            self._start_destinations(holder, ctx, hooked)
+            loop = asyncio.get_running_loop()
+            step = self._step
+            if step is None or step[2] is not loop:
+                step = self._step = ([], loop.create_future(), loop)
+                loop.call_soon(self._run_destinations, step)
+            step[0].append((holder, ctx, hooked))
+            holder.work = step[1]
         return to_segment
-
-    def _start_destinations(
-        self, holder: Holder, ctx: Context, hooked: Sequence[tuple[Plugin, Hook]]
-    ) -> None:
-        loop = asyncio.get_running_loop()
-        step = self._step
-        if step is None or step[2] is not loop:
-            step = self._step = ([], loop.create_future(), loop)
-            loop.call_soon(self._run_destinations, step)
-        step[0].append((holder, ctx, hooked))
-        holder.work = step[1]
 
     def _run_destinations(self, step: _Step) -> None:
         """Call the destination hooks of every event of one step; await the awaitables in a task."""

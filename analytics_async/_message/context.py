@@ -126,19 +126,22 @@ class Context:
             parts = _parse_path(path)
         event = self._event
         if event is None:
-            if self._message is None:
+            event = self._message
+            if event is None:
                 event = self.event
             else:
-                event = self._message
                 self._payload = None  # the JSON no longer matches: made again if `event` is read
+        if len(parts) == 2:  # the common case, inlined: `context.tenant` into a plain dict
+            head, key = parts
+            child = event.get(head)
+            if type(child) is dict and head != "integrations":
+                child = child.copy()  # copy on write: it may be the caller's own dict
+                child[key] = value
+                event[head] = child
+                return event
         if not parts or (parts[0] == "integrations" and _integration_off(event, parts)):
             return event  # a path through an ignored key, or into an integration set to False
-        if len(parts) == 2 and type(child := event.get(parts[0])) is dict:  # the common case, inlined
-            child = child.copy()  # copy on write: it may be the caller's own dict
-            child[parts[1]] = value
-            event[parts[0]] = child
-        else:
-            _write(event, parts, value)
+        _write(event, parts, value)
         return event
 
     def cancel(self, error: BaseException | None = None) -> None:
