@@ -65,6 +65,12 @@ def instructions(events: int, plugin: str) -> int:
         return int(found.group(1))
 
 
+def per_event(events: int, plugin: str) -> float:
+    """Instructions per event: the difference of a run of 1,000 + `events` calls and one of 1,000."""
+    small, large = 1_000, 1_000 + events
+    return (instructions(large, plugin) - instructions(small, plugin)) / events
+
+
 def main() -> None:
     """Report instructions per event."""
     parser = argparse.ArgumentParser()
@@ -77,9 +83,8 @@ def main() -> None:
         return
     if shutil.which("valgrind") is None:
         sys.exit("callgrind_per_event: valgrind is not installed (apt-get install valgrind)")
-    small, large = 1_000, 1_000 + args.events
-    per_event = (instructions(large, args.plugin) - instructions(small, args.plugin)) / args.events
-    print(f"plugin={args.plugin}: {per_event:,.0f} instructions per event ({args.events:,} events)")
+    counted = per_event(args.events, args.plugin)
+    print(f"plugin={args.plugin}: {counted:,.0f} instructions per event ({args.events:,} events)")
 
 
 if __name__ == "__main__":
