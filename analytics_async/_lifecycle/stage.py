@@ -60,6 +60,9 @@ _Step = tuple[
     asyncio.AbstractEventLoop,
 ]
 """The destination hooks of one loop step's events, the future of the callback that runs them, its loop."""
+_Link = tuple[int, Plugin, str, "Hook", bool]
+"""One hook of a `before`/`enrichment` chain: the plugin's index in the stage, the plugin, its name (for
+its `plugin` log line), the hook, and whether it is a `before` plugin (a failure fails the event)."""
 _Pending = tuple[int, Plugin, Awaitable[object]]
 """Where the before/enrichment stage waits: the index of the plugin whose hook returned an awaitable,
 the plugin, and that awaitable."""
@@ -137,8 +140,9 @@ class PluginStage:
         """The registered call checks, in registration order (read from other threads too)."""
         self._hooks: dict[int, dict[str, Hook]] = {}
         """Each registered plugin's hooks by event type (by `id` of the plugin), looked up at registration."""
-        self._staged: tuple[tuple[Plugin, dict[str, Hook], bool], ...] = ()
-        """`before` plugins then `enrichment` ones, each in registration order: (plugin, hooks, is before)."""
+        self._chains: dict[str, tuple[_Link, ...]] = {}
+        """By event type, the hooks `advance` calls: those of the `before` plugins, then those of the
+        `enrichment` ones, each in registration order (types without any left out)."""
         self._destination_hooks: dict[str, tuple[tuple[Plugin, Hook], ...]] = {}
         """The hooks of the destination plugins other than Segment.io, by event type."""
         self._after: dict[str, tuple[tuple[Plugin, Hook], ...]] = {}
@@ -162,16 +166,22 @@ class PluginStage:
         self._hooks = {id(p): _hooks_of(p) for p in self._plugins}
         staged = [p for p in self._plugins if p.type in ("before", "enrichment")]
         staged.sort(key=_after_before)  # stable: registration order within each type
-        self._staged = tuple((p, self._hooks[id(p)], p.type == "before") for p in staged)
+        chains = {
+            kind: tuple(
+                (index, p, p.name, hook, p.type == "before")
+                for index, p in enumerate(staged)
+                if (hook := self._hooks[id(p)].get(kind)) is not None
+            )
+            for kind in EVENT_TYPES
+        }
+        self._chains = {kind: chain for kind, chain in chains.items() if chain}
         destinations = [p for p in self._plugins if p.type == "destination" and not isinstance(p, _SegmentIO)]
         self._destination_hooks = self._by_kind(destinations)
         self._after = self._by_kind([p for p in self._plugins if p.type == "after"])
         # A type a plugin writes changes which hooks run next, unless each uses one hook for all types.
-        self._retyped = any(_by_type(hooks) for _, hooks, _ in self._staged)
+        self._retyped = any(_by_type(self._hooks[id(p)]) for p in staged)
         self.registering = bool(self._registering)
-        self.staged_kinds = frozenset(
-            EVENT_TYPES if self.registering else (kind for _, hooks, _ in self._staged for kind in hooks)
-        )
+        self.staged_kinds = frozenset(EVENT_TYPES if self.registering else self._chains)
         self.after_kinds = frozenset(self._after)
         self.routes = bool(destinations or self._after)
         self.active = bool(self._registering) or any(
@@ -285,20 +295,19 @@ class PluginStage:
         Raises:
             BeforeFailed: a `before` plugin raised (anything) or returned something not a Context.
         """
-        staged = self._staged
-        now = time.monotonic()  # one time for the plugin lines of this run (`LogLine.time`)
-        lines = None
         current = kind  # the type as the hooks left it
         if start and (event := written(ctx)) is not None:
             current = event.get("type", "")
-        for index in range(start, len(staged)):
-            plugin, hooks, before = staged[index]
-            hook = hooks.get(current)
-            if hook is None:
-                continue
+        chain = self._chains.get(current, ())
+        if start:
+            chain = tuple(link for link in chain if link[0] >= start)
+        now = time.monotonic()  # one time for the plugin lines of this run (`LogLine.time`)
+        lines = None
+        retyped = self._retyped
+        for index, plugin, name, hook, before in chain:
             if lines is None:
                 lines = plugin_lines(ctx, now)
-            lines.append(plugin.name)
+            lines.append(name)
             try:
                 result = hook(ctx)
                 if result is not None:
@@ -308,8 +317,8 @@ class PluginStage:
                         ctx, lines = _checked(plugin, result, ctx), None
             except BaseException as exc:  # noqa: BLE001 - _hook_failed re-raises ours
                 self._hook_failed(plugin, before, ctx, exc)
-            if self._retyped and (event := written(ctx)) is not None:
-                current = event.get("type", "")
+            if retyped and (event := written(ctx)) is not None and event.get("type", "") != current:
+                return self.advance(ctx, kind, index + 1)  # the hooks of the new type, from here on
         return ctx, None
 
     async def run(self, ctx: Context, kind: str, pending: _Pending | None = None) -> Context | None:
