@@ -755,3 +755,21 @@ async def test_an_event_made_too_large_by_a_plugin_raises_at_the_call(
         await analytics.track(event="E", user_id="u")
     await analytics.flush()
     assert sink.requests == 0
+
+
+async def test_a_before_plugin_failing_an_invalid_event_leaves_the_call_raising_validation_error(
+    make_analytics: MakeAnalytics, sink: SegmentSink
+) -> None:
+    """An invalid event raises ValidationError at the call even if a before plugin cancels it first."""
+    analytics = make_analytics()
+    await analytics.register(SimplePlugin(name="no-bots", type="before", hook=lambda ctx: ctx.cancel()))
+    with pytest.raises(ValidationError) as raised:
+        await analytics.track(event="E", user_id="u", properties={"when": object()})
+    assert raised.value.field == "properties.when"
+    ctx = await analytics.track(event="E", user_id="u")  # a valid one is cancelled as usual
+    failure = ctx.failed_delivery()
+    assert failure is not None
+    assert isinstance(failure.reason, ContextCancelation)
+    await analytics.flush()
+    assert sink.requests == 0
+    assert analytics.stats().accepted == 1

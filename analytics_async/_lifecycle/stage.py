@@ -365,13 +365,16 @@ class PluginStage:
     def _hook_failed(self, plugin: Plugin, before: bool, ctx: Context, exc: BaseException) -> None:
         """A `before` or `enrichment` hook raised `exc`: re-raised if ours, else the event's fate.
 
-        A hook that read `ctx.event` of a message JSON cannot carry got the call's ValidationError
-        (the message is serialized only when read, or after the stage): the call raises it, as it
-        would without plugins, and nothing is accepted.
+        The message is serialized only when a hook reads `ctx.event`, or after the stage, and that
+        validates it. So a hook that read the event of a message JSON cannot carry got the call's
+        ValidationError, and a `before` plugin that fails an event may have failed an invalid one:
+        either way the call raises the message's ValidationError, as it would without plugins, and
+        nothing is accepted (other enrichment failures are skipped; the serialization after the
+        stage raises it then).
         """
         if is_our_cancellation(exc):
             raise exc
-        if isinstance(exc, ValidationError) and (invalid := unserializable(ctx)) is not None:
+        if (before or isinstance(exc, ValidationError)) and (invalid := unserializable(ctx)) is not None:
             raise invalid from None
         if before:
             ctx.log("error", "plugin Error", {"plugin": plugin.name, "error": repr(exc)})
