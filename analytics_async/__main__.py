@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ._cli.commands import UsageError
+from ._cli.sink import DEFAULT_KEEP
 from ._version import __version__
 
 __all__ = ["main"]
@@ -82,8 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     sink.add_argument(
         "--keep",
         type=_positive,
-        default=1000,
-        help="events the --ui page and the server keep (default: 1000)",
+        default=DEFAULT_KEEP,
+        help=f"events the --ui page and the server keep (default: {DEFAULT_KEEP})",
     )
     sink.add_argument(
         "--plan", default=None, help="highlight events that break this tracking plan (with --ui)"

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from .._lifecycle.client import Analytics
 from ..errors import AnalyticsError, ConfigError
-from .sink import Faults, ReceivedBatch, SegmentSink, event_problem
+from .sink import DEFAULT_KEEP, Faults, ReceivedBatch, SegmentSink, event_problem
 
 __all__ = ["UsageError", "json_object", "run_send", "run_sink"]
 
@@ -92,7 +92,7 @@ async def run_sink(
     key: str | None = None,
     record: str | None = None,
     ui: bool = False,
-    keep: int = 1_000,
+    keep: int = DEFAULT_KEEP,
     plan: Any = None,  # noqa: ANN401 - a TrackingPlan (the plans extra), loaded by the caller
 ) -> int:
     """Serve until SIGINT/SIGTERM (or `duration` seconds), printing events; then a summary.

@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 from aiohttp import web
 
+from .sink import DEFAULT_KEEP
+
 if TYPE_CHECKING:
     from .._plans.tracking import TrackingPlan
     from .sink import Faults, ReceivedBatch, SegmentSink
 
-__all__ = ["DEFAULT_KEEP", "Debugger"]
+__all__ = ["Debugger"]
 
-DEFAULT_KEEP: Final = 1_000
-"""Events (and requests) the page and the server keep, newest first."""
 _CLIENT_BACKLOG: Final = 256
 """Messages queued for one page before it is told to reload its state instead."""
 _SHOWN_HEADERS: Final = (

@@ -17,7 +17,7 @@ import socket
 import ssl
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 from aiohttp import web
@@ -31,7 +31,18 @@ if TYPE_CHECKING:
     from .._plans.tracking import TrackingPlan
     from .debugger import Debugger
 
-__all__ = ["Faults", "ReceivedBatch", "Responder", "SegmentSink", "event_problem", "event_size"]
+__all__ = [
+    "DEFAULT_KEEP",
+    "Faults",
+    "ReceivedBatch",
+    "Responder",
+    "SegmentSink",
+    "event_problem",
+    "event_size",
+]
+
+DEFAULT_KEEP: Final = 1_000
+"""Events (and requests) the Source Debugger page and the sink keep with `ui=True`, newest first."""
 
 
 Responder = Callable[[web.Request, int], Awaitable[web.StreamResponse | None]]
@@ -164,7 +175,7 @@ class SegmentSink:
         on_batch: Callable[[ReceivedBatch], None] | None = None,
         record: str | os.PathLike[str] | None = None,
         ui: bool = False,
-        keep: int = 1_000,
+        keep: int = DEFAULT_KEEP,
         plan: TrackingPlan | None = None,
         retain: bool = True,
     ) -> None:
@@ -181,8 +192,10 @@ class SegmentSink:
         self.faults = faults or Faults()
         """The faults injected (`set_faults` changes them; the debugger page too)."""
         self._own_responder = responder is None
-        self._noted: dict[int, str] = {}
-        """The fault injected into request n, or why it was rejected, while it is handled (for the page)."""
+        self._faulted: dict[int, str] = {}
+        """The fault injected into request n ("503", "429", "reset", "hang"), while it is handled."""
+        self._rejected: dict[int, str] = {}
+        """Why request n was rejected, while it is handled (both for the debugger page)."""
         self._batch_of: dict[int, ReceivedBatch] = {}
         """The batch request n delivered, while it is handled (for the debugger)."""
         self.responder = responder or (
@@ -282,7 +295,7 @@ class SegmentSink:
     def _reject(self, n: int, status: int, text: str) -> web.Response:
         self.rejections.append((status, text))
         if self.debugger is not None:
-            self._noted[n] = text  # the page shows why
+            self._rejected[n] = text  # the page shows why
         return web.Response(status=status, text=json.dumps({"success": False, "error": text}))
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -297,12 +310,8 @@ class SegmentSink:
         try:
             answer = await self._answer(request, n)
         finally:  # what the request got, however it ended (a hang ends with the sink)
-            noted = self._noted.pop(n, None)  # the fault injected, or why the request was rejected
-            status = None if noted == "reset" or answer is None else answer.status
-            injected = noted is not None and (
-                noted.isdigit() or noted in ("reset", "hang")
-            )  # a status or kind
-            fault, reason = (noted, None) if injected else (None, noted)
+            fault, reason = self._faulted.pop(n, None), self._rejected.pop(n, None)
+            status = None if fault == "reset" or answer is None else answer.status
             self.debugger.answered(n, status, fault=fault, reason=reason, batch=self._batch_of.pop(n, None))
         return answer
 
@@ -338,7 +347,7 @@ class SegmentSink:
     def _note(self, n: int, fault: str) -> None:
         """The faults responder injected `fault` into request n: kept for the page, a hang shown now."""
         if self.debugger is not None:
-            self._noted[n] = fault
+            self._faulted[n] = fault
             if fault == "hang":
                 self.debugger.faulted(n, fault)
 

@@ -296,7 +296,7 @@ class Intake:
         return QueueFullError(f"max_queue_size={self.settings.max_queue_size} reached")
 
     def _open(self, envelope: Envelope) -> None:
-        """Count `envelope` as accepted and open it in the ledger (`_queue`, `_staged` inline it)."""
+        """Count `envelope` as accepted and open it in the ledger (`_queue` inlines these steps)."""
         self.counters.accepted += 1
         self.ledger.open(envelope)
         if self._observers:
@@ -330,10 +330,7 @@ class Intake:
         """
         view = context_of_message(message, payload)
         envelope = Envelope(view, b"", callback, message["type"], handed_over=handed_over)
-        self.counters.accepted += 1  # `_open`, inlined
-        self.ledger.open(envelope)
-        if self._observers:
-            envelope.accepted_at = self.settings.clock.time()
+        self._open(envelope)
         stage = self.stage
         if stage.registering:
             return self._through_stage(pipeline, envelope, message, stage.run(view, envelope.kind))

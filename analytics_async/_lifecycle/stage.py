@@ -166,15 +166,11 @@ class PluginStage:
         self._hooks = {id(p): _hooks_of(p) for p in self._plugins}
         staged = [p for p in self._plugins if p.type in ("before", "enrichment")]
         staged.sort(key=_after_before)  # stable: registration order within each type
-        chains = {
-            kind: tuple(
-                (index, p, p.name, hook, p.type == "before")
-                for index, p in enumerate(staged)
-                if (hook := self._hooks[id(p)].get(kind)) is not None
-            )
-            for kind in EVENT_TYPES
+        position = {id(p): index for index, p in enumerate(staged)}
+        self._chains = {
+            kind: tuple((position[id(p)], p, p.name, hook, p.type == "before") for p, hook in hooked)
+            for kind, hooked in self._by_kind(staged).items()
         }
-        self._chains = {kind: chain for kind, chain in chains.items() if chain}
         destinations = [p for p in self._plugins if p.type == "destination" and not isinstance(p, _SegmentIO)]
         self._destination_hooks = self._by_kind(destinations)
         self._after = self._by_kind([p for p in self._plugins if p.type == "after"])
@@ -184,7 +180,7 @@ class PluginStage:
         self.staged_kinds = frozenset(EVENT_TYPES if self.registering else self._chains)
         self.after_kinds = frozenset(self._after)
         self.routes = bool(destinations or self._after)
-        self.active = bool(self._registering) or any(
+        self.active = self.registering or any(
             (p.name != SEGMENT_IO or p.type != "destination") and not _checks_only(p) for p in self._plugins
         )
 
