@@ -773,3 +773,16 @@ async def test_a_before_plugin_failing_an_invalid_event_leaves_the_call_raising_
     await analytics.flush()
     assert sink.requests == 0
     assert analytics.stats().accepted == 1
+
+
+async def test_a_before_plugin_failing_an_event_above_32_kb_leaves_the_call_raising(
+    make_analytics: MakeAnalytics, sink: SegmentSink
+) -> None:
+    """The size limit holds as validation does: a before plugin's cancel does not hide it."""
+    analytics = make_analytics()
+    await analytics.register(SimplePlugin(name="no-bots", type="before", hook=lambda ctx: ctx.cancel()))
+    with pytest.raises(EventTooLargeError):
+        await analytics.track(event="E", user_id="u", properties={"blob": "x" * 40_000})
+    await analytics.flush()
+    assert sink.requests == 0
+    assert analytics.stats().accepted == 0

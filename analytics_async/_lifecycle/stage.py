@@ -27,6 +27,7 @@ import attrs
 
 from .._core import fork
 from .._core.user import UserWork, is_our_cancellation
+from .._message.build import serialize
 from .._message.context import Context, plugin_lines, unserializable, written
 from ..errors import DeliveryError, ValidationError
 from .plugin import (
@@ -370,7 +371,9 @@ class PluginStage:
         """
         if is_our_cancellation(exc):
             raise exc
-        if (before or isinstance(exc, ValidationError)) and (invalid := unserializable(ctx)) is not None:
+        if (before or isinstance(exc, ValidationError)) and (
+            invalid := unserializable(ctx, serialize)
+        ) is not None:
             raise invalid from None
         if before:
             ctx.log("error", "plugin Error", {"plugin": plugin.name, "error": repr(exc)})

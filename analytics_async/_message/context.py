@@ -305,8 +305,8 @@ def context_of_message(message: dict[str, Any], payload: bytes | None) -> Contex
     return ctx
 
 
-def unserializable(ctx: Context) -> Exception | None:
-    """Why the message of a stage's Context cannot be serialized (what its JSON would raise), if so.
+def unserializable(ctx: Context, encode: Callable[[dict[str, Any]], bytes]) -> Exception | None:
+    """Why the message of a stage's Context cannot be sent: what `encode` (the call's) raises for it.
 
     None when it can, or when the Context holds no message of its own (`event` was read or set).
     """
@@ -314,7 +314,7 @@ def unserializable(ctx: Context) -> Exception | None:
     if ctx._event is not None or ctx._payload is not None or message is None:  # noqa: SLF001
         return None
     try:
-        dumps(message)
+        encode(message)
     except Exception as exc:  # noqa: BLE001 - returned: the caller decides
         return exc
     return None
