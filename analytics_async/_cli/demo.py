@@ -11,7 +11,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from .._lifecycle.client import Analytics
-from .sink import SegmentSink
+from .sink import DEFAULT_KEEP, SegmentSink
 
 __all__ = ["run_demo"]
 
@@ -52,7 +52,7 @@ async def run_demo(
     `ui`: the sink serves its Source Debugger page, which stays open after the demo until SIGINT or
     SIGTERM (or `stop` is set).
     """
-    sink = SegmentSink(ui=ui, keep=max(1_000, users * 8))
+    sink = SegmentSink(ui=ui, keep=max(DEFAULT_KEEP, users * 8))
     await sink.start(port=port)
     try:
         code = await _demo(sink, users)
