@@ -11,7 +11,7 @@ import asyncio
 import json
 import sys
 
-from analytics_async import Analytics, Context, SimplePlugin
+from analytics_async import Analytics, Context, SimplePlugin, ValidationError
 
 
 async def main(url: str, events: int) -> None:
@@ -47,12 +47,18 @@ async def main(url: str, events: int) -> None:
         nonlocal called
         called += 1
 
+    refused = 0
     for i in range(events):
         await analytics.track(
             event="Order Completed", user_id=f"u{i}", properties={"n": i}, callback=callback
         )
+        if i % 1000 == 0:  # a value JSON cannot carry: the call raises, nothing is sent
+            try:
+                await analytics.track(event="Bad", user_id=f"u{i}", properties={"at": object()})
+            except ValidationError:
+                refused += 1
     await analytics.flush(close=True, timeout=30)
-    sys.stdout.write(json.dumps({"seen": seen, "callbacks": called}) + "\n")
+    sys.stdout.write(json.dumps({"seen": seen, "callbacks": called, "refused": refused}) + "\n")
 
 
 if __name__ == "__main__":
