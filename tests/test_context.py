@@ -108,3 +108,29 @@ async def test_update_event_never_changes_the_callers_nested_data(
     sent = sink.events[0]
     assert sent["properties"]["items"] == [{"name": "HAT", "qty": 1}, "scarf"]
     assert sent["context"]["campaign"] == {"source": "plugin"}
+
+
+def test_two_part_writes_copy_each_dict_once_and_never_write_into_anothers() -> None:
+    """Two-part writes never change a dict that is not the event's own, however often repeated.
+
+    `head.key` copies the dict of `head` once (the caller's stays as it was); a dict set by a write,
+    or shared with another key, is copied before the next write into it. Twice: the second time,
+    every path is one remembered.
+    """
+    for _ in range(2):
+        callers = {"plan": "pro"}
+        ctx = Context({"type": "track", "properties": callers})
+        ctx.update_event("properties.a", 1)
+        ctx.update_event("properties.b", 2)
+        assert callers == {"plan": "pro"}
+        assert ctx.event["properties"] == {"plan": "pro", "a": 1, "b": 2}
+
+        mine = {"source": "mail"}
+        ctx.update_event("context", mine)
+        ctx.update_event("context.medium", "email")
+        assert mine == {"source": "mail"}
+        copied = ctx.update_event("context.tenant", "acme")
+        ctx.update_event("properties", copied["context"])  # now two keys hold one dict
+        ctx.update_event("context.more", True)
+        assert ctx.event["properties"] == {"source": "mail", "medium": "email", "tenant": "acme"}
+        assert ctx.event["context"]["more"] is True
