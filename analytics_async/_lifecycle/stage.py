@@ -56,14 +56,17 @@ class Holder(Protocol):
 
 
 _Step = tuple[
-    list[tuple[Holder, Context, Sequence[tuple[Plugin, Hook]]]],
+    list[tuple[Holder, Context, Sequence["_Named"]]],
     "asyncio.Future[None]",
     asyncio.AbstractEventLoop,
 ]
 """The destination hooks of one loop step's events, the future of the callback that runs them, its loop."""
-_Link = tuple[int, Plugin, str, "Hook", bool]
-"""One hook of a `before`/`enrichment` chain: the plugin's index in the stage, the plugin, its name (for
-its `plugin` log line), the hook, and whether it is a `before` plugin (a failure fails the event)."""
+_Named = tuple[str, "Hook", "Plugin"]
+"""A destination or `after` hook: its plugin's name (for the `plugin` log line), the hook, the plugin."""
+_Link = tuple[str, "Hook", tuple[int, Plugin, bool]]
+"""One hook of a `before`/`enrichment` chain: its plugin's name (for the `plugin` log line), the hook,
+and what only a hook that does more than return None needs: the plugin's index in the stage, the
+plugin, and whether it is a `before` plugin (a failure fails the event)."""
 _Pending = tuple[int, Plugin, Awaitable[object]]
 """Where the before/enrichment stage waits: the index of the plugin whose hook returned an awaitable,
 the plugin, and that awaitable."""
@@ -144,9 +147,9 @@ class PluginStage:
         self._chains: dict[str, tuple[_Link, ...]] = {}
         """By event type, the hooks `advance` calls: those of the `before` plugins, then those of the
         `enrichment` ones, each in registration order (types without any left out)."""
-        self._destination_hooks: dict[str, tuple[tuple[Plugin, Hook], ...]] = {}
+        self._destination_hooks: dict[str, tuple[_Named, ...]] = {}
         """The hooks of the destination plugins other than Segment.io, by event type."""
-        self._after: dict[str, tuple[tuple[Plugin, Hook], ...]] = {}
+        self._after: dict[str, tuple[_Named, ...]] = {}
         """The `after` hooks by event type (types without any left out)."""
         self._step: _Step | None = None
         self._retyped = False
@@ -169,12 +172,12 @@ class PluginStage:
         staged.sort(key=_after_before)  # stable: registration order within each type
         position = {id(p): index for index, p in enumerate(staged)}
         self._chains = {
-            kind: tuple((position[id(p)], p, p.name, hook, p.type == "before") for p, hook in hooked)
+            kind: tuple((p.name, hook, (position[id(p)], p, p.type == "before")) for p, hook in hooked)
             for kind, hooked in self._by_kind(staged).items()
         }
         destinations = [p for p in self._plugins if p.type == "destination" and not isinstance(p, _SegmentIO)]
-        self._destination_hooks = self._by_kind(destinations)
-        self._after = self._by_kind([p for p in self._plugins if p.type == "after"])
+        self._destination_hooks = _named(self._by_kind(destinations))
+        self._after = _named(self._by_kind([p for p in self._plugins if p.type == "after"]))
         # A type a plugin writes changes which hooks run next, unless each uses one hook for all types.
         self._retyped = any(_by_type(self._hooks[id(p)]) for p in staged)
         self.registering = bool(self._registering)
@@ -297,25 +300,25 @@ class PluginStage:
             current = event.get("type", "")
         chain = self._chains.get(current, ())
         if start:
-            chain = tuple(link for link in chain if link[0] >= start)
+            chain = tuple(link for link in chain if link[2][0] >= start)
+        if not chain:
+            return ctx, None
         now = time.monotonic()  # one time for the plugin lines of this run (`LogLine.time`)
-        lines = None
+        note = plugin_lines(ctx, now).append
         retyped = self._retyped
-        for index, plugin, name, hook, before in chain:
-            if lines is None:
-                lines = plugin_lines(ctx, now)
-            lines.append(name)
+        for name, hook, link in chain:
+            note(name)
             try:
                 result = hook(ctx)
-                if result is not None:
+                if result is not None and result is not ctx:
                     if _awaitable(result):
-                        return ctx, (index, plugin, result)
-                    if result is not ctx:
-                        ctx, lines = _checked(plugin, result, ctx), None
+                        return ctx, (link[0], link[1], result)
+                    ctx = _checked(link[1], result, ctx)
+                    note = plugin_lines(ctx, now).append  # the lines of the rest go to the new one
             except BaseException as exc:  # noqa: BLE001 - _hook_failed re-raises ours
-                self._hook_failed(plugin, before, ctx, exc)
+                self._hook_failed(link[1], link[2], ctx, exc)
             if retyped and (event := written(ctx)) is not None and event.get("type", "") != current:
-                return self.advance(ctx, kind, index + 1)  # the hooks of the new type, from here on
+                return self.advance(ctx, kind, link[0] + 1)  # the hooks of the new type, from here on
         return ctx, None
 
     async def run(self, ctx: Context, kind: str, pending: _Pending | None = None) -> Context | None:
@@ -409,7 +412,7 @@ class PluginStage:
         if integrations and isinstance(integrations, Mapping):
             to_segment = sends_to_segment(integrations)
             if hooked:
-                hooked = tuple((p, hook) for p, hook in hooked if routed(p, integrations))
+                hooked = tuple(named for named in hooked if routed(named[2], integrations))
         if hooked:
             loop = asyncio.get_running_loop()
             step = self._step
@@ -439,7 +442,7 @@ class PluginStage:
         return self._call_all(ctx, self._after.get(kind, ()), "after", time.monotonic())
 
     def _call_all(
-        self, ctx: Context, hooked: Sequence[tuple[Plugin, Hook]], stage: str, now: float
+        self, ctx: Context, hooked: Sequence[_Named], stage: str, now: float
     ) -> Coroutine[Any, Any, None] | None:
         """Call each hook (failures logged and skipped); a coroutine awaiting the awaitables, or None.
 
@@ -447,11 +450,11 @@ class PluginStage:
         """
         awaiting: list[tuple[Plugin, Awaitable[object]]] | None = None
         lines = plugin_lines(ctx, now)
-        for plugin, hook in hooked:
-            lines.append(plugin.name)
+        for name, hook, plugin in hooked:
+            lines.append(name)
             try:
                 result = hook(ctx)
-                if result is not None:
+                if result is not None and result is not ctx:
                     if _awaitable(result):
                         if awaiting is None:
                             awaiting = []
@@ -479,6 +482,11 @@ class PluginStage:
             await one(*awaiting[0])
         else:
             await asyncio.gather(*(one(p, a) for p, a in awaiting))
+
+
+def _named(by_kind: dict[str, tuple[tuple[Plugin, Hook], ...]]) -> dict[str, tuple[_Named, ...]]:
+    """`by_kind` with each plugin's name beside its hook (read once, at registration)."""
+    return {kind: tuple((p.name, hook, p) for p, hook in hooked) for kind, hooked in by_kind.items()}
 
 
 def _awaitable(result: object) -> TypeGuard[Awaitable[object]]:
