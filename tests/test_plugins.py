@@ -685,12 +685,17 @@ def test_a_script_with_plugins_of_every_stage_delivers_each_event_once_to_a_sink
     arrived = [json.loads(line) for line in record.read_text().splitlines()]
     assert len(arrived) == 5000
     assert len({e["messageId"] for e in arrived}) == 5000
-    assert all(e["context"]["tenant"] == "acme" and e["context"]["stamped"] is True for e in arrived)
+    assert all(
+        (e["context"]["tenant"], e["context"]["consent"], e["context"]["stamped"], e["context"]["campaign"])
+        == ("acme", "granted", True, "spring")
+        for e in arrived
+    )
     assert not [e for e in arrived if e["event"] == "Bad"]
     assert report == {
         "seen": {"d0": 5000, "d1": 5000, "a0": 5000, "a1": 5000},
         "callbacks": 5000,
         "refused": 5,
+        "shared": {"campaign": "spring"},
     }
 
 

@@ -270,7 +270,7 @@ class Intake:
         if (stage := self.stage).active and (integrations or stage.routes):
             # Route it (`PluginStage.route`); without integrations, destinations or after plugins,
             # that would only say it goes to Segment.
-            to_segment = stage.route(envelope, envelope.ctx, integrations, envelope.kind)
+            to_segment = stage.route(envelope, envelope.ctx, integrations, envelope.kind, pipeline.loop)
             return self._place(pipeline, envelope, to_segment, wait=handed_over)
         routed_away = integrations and SEGMENT_IO in integrations and not sends_to_segment(integrations)
         return self._place(pipeline, envelope, not routed_away, wait=handed_over)
@@ -296,7 +296,7 @@ class Intake:
         return QueueFullError(f"max_queue_size={self.settings.max_queue_size} reached")
 
     def _open(self, envelope: Envelope) -> None:
-        """Count `envelope` as accepted and open it in the ledger (`_queue` inlines these steps)."""
+        """Count `envelope` as accepted and open it in the ledger (`_queue`, `_staged` inline it)."""
         self.counters.accepted += 1
         self.ledger.open(envelope)
         if self._observers:
@@ -330,7 +330,10 @@ class Intake:
         """
         view = context_of_message(message, payload)
         envelope = Envelope(view, b"", callback, message["type"], handed_over=handed_over)
-        self._open(envelope)
+        self.counters.accepted += 1  # `_open`, inlined
+        self.ledger.open(envelope)
+        if self._observers:
+            envelope.accepted_at = self.settings.clock.time()
         stage = self.stage
         if stage.registering:
             return self._through_stage(pipeline, envelope, message, stage.run(view, envelope.kind))
@@ -385,7 +388,9 @@ class Intake:
             integrations, kind = event.get("integrations"), event.get("type", envelope.kind)
         envelope.ctx = ctx
         stage = self.stage
-        to_segment = stage.route(envelope, ctx, integrations, kind) if integrations or stage.routes else True
+        to_segment = True
+        if integrations or stage.routes:
+            to_segment = stage.route(envelope, ctx, integrations, kind, pipeline.loop)
         return self._place(pipeline, envelope, to_segment)
 
     async def _wait_for_room(self, pipeline: Pipeline, envelope: Envelope) -> Context:

@@ -397,14 +397,17 @@ class PluginStage:
         ctx.log("error", "plugin Error", {"plugin": plugin.name, "error": repr(exc)})
         logger.warning("analytics_async: %s plugin %r failed; skipped", stage, plugin.name, exc_info=exc)
 
-    def route(self, holder: Holder, ctx: Context, integrations: object, kind: str) -> bool:
+    def route(
+        self, holder: Holder, ctx: Context, integrations: object, kind: str, loop: asyncio.AbstractEventLoop
+    ) -> bool:
         """Whether the Tracking API gets the event; start the destinations that get it, note its `after`.
 
         `integrations`: the event's after enrichment (so enrichment can change the routing); none
-        named, every destination gets it. The destinations' hooks run soon, in one callback for all
-        events of this loop step: `holder.work` is set to what a settling event waits for, a future of
-        that callback, then (if a hook returned an awaitable) the task awaiting those, else None once
-        they ran. `holder.after`: whether `after` hooks must run once the event has settled.
+        named, every destination gets it. `loop`: the running loop. The destinations' hooks run soon,
+        in one callback for all events of this loop step: `holder.work` is set to what a settling
+        event waits for, a future of that callback, then (if a hook returned an awaitable) the task
+        awaiting those, else None once they ran. `holder.after`: whether `after` hooks must run once
+        the event has settled.
         """
         holder.after = kind in self.after_kinds
         hooked = self._destination_hooks.get(kind)
@@ -414,7 +417,6 @@ class PluginStage:
             if hooked:
                 hooked = tuple(named for named in hooked if routed(named[2], integrations))
         if hooked:
-            loop = asyncio.get_running_loop()
             step = self._step
             if step is None or step[2] is not loop:
                 step = self._step = ([], loop.create_future(), loop)

@@ -27,8 +27,9 @@ async def main(url: str, events: int) -> None:
         await asyncio.sleep(0)
         ctx.update_event("context.stamped", True)
 
-    def tenant(ctx: Context) -> None:
+    def tenant(ctx: Context) -> None:  # two writes under one key: `context` is copied once
         ctx.update_event("context.tenant", "acme")
+        ctx.update_event("context.consent", "granted")
 
     analytics = Analytics(write_key="script", host=url)
     await analytics.register(
@@ -48,9 +49,10 @@ async def main(url: str, events: int) -> None:
         called += 1
 
     refused = 0
+    shared = {"campaign": "spring"}  # the caller's own dict, passed to every call: never changed
     for i in range(events):
         await analytics.track(
-            event="Order Completed", user_id=f"u{i}", properties={"n": i}, callback=callback
+            event="Order Completed", user_id=f"u{i}", properties={"n": i}, context=shared, callback=callback
         )
         if i % 1000 == 0:  # a value JSON cannot carry: the call raises, nothing is sent
             try:
@@ -58,7 +60,8 @@ async def main(url: str, events: int) -> None:
             except ValidationError:
                 refused += 1
     await analytics.flush(close=True, timeout=30)
-    sys.stdout.write(json.dumps({"seen": seen, "callbacks": called, "refused": refused}) + "\n")
+    report = {"seen": seen, "callbacks": called, "refused": refused, "shared": shared}
+    sys.stdout.write(json.dumps(report) + "\n")
 
 
 if __name__ == "__main__":
