@@ -296,7 +296,7 @@ class Intake:
         return QueueFullError(f"max_queue_size={self.settings.max_queue_size} reached")
 
     def _open(self, envelope: Envelope) -> None:
-        """Count `envelope` as accepted and open it in the ledger (`_queue`, `_staged` inline it)."""
+        """Count `envelope` as accepted and open it in the ledger (`_queue` inlines these steps)."""
         self.counters.accepted += 1
         self.ledger.open(envelope)
         if self._observers:
@@ -330,10 +330,7 @@ class Intake:
         """
         view = context_of_message(message, payload)
         envelope = Envelope(view, b"", callback, message["type"], handed_over=handed_over)
-        self.counters.accepted += 1  # `_open`, inlined
-        self.ledger.open(envelope)
-        if self._observers:
-            envelope.accepted_at = self.settings.clock.time()
+        self._open(envelope)
         stage = self.stage
         if stage.registering:
             return self._through_stage(pipeline, envelope, message, stage.run(view, envelope.kind))
@@ -377,7 +374,7 @@ class Intake:
     ) -> Accepted:
         """Serialize what the plugins made of the event (once), route it, start its destinations, queue."""
         try:
-            envelope.payload, event = seal(ctx, serialize)
+            envelope.payload, event = seal(ctx)
         except BaseException as exc:  # noqa: BLE001 - _stage_raised re-raises it
             return self._stage_raised(envelope, exc)  # invalid after the plugins: nothing accepted
         if event is None and ctx is not envelope.ctx:  # a plugin returned the Context of another event

@@ -27,7 +27,6 @@ import attrs
 
 from .._core import fork
 from .._core.user import UserWork, is_our_cancellation
-from .._message.build import serialize
 from .._message.context import Context, plugin_lines, unserializable, written
 from ..errors import DeliveryError, ValidationError
 from .plugin import (
@@ -63,10 +62,10 @@ _Step = tuple[
 """The destination hooks of one loop step's events, the future of the callback that runs them, its loop."""
 _Named = tuple[str, "Hook", "Plugin"]
 """A destination or `after` hook: its plugin's name (for the `plugin` log line), the hook, the plugin."""
-_Link = tuple[str, "Hook", tuple[int, Plugin, bool]]
+_Link = tuple[str, "Hook", tuple[int, Plugin]]
 """One hook of a `before`/`enrichment` chain: its plugin's name (for the `plugin` log line), the hook,
 and what only a hook that does more than return None needs: the plugin's index in the stage, the
-plugin, and whether it is a `before` plugin (a failure fails the event)."""
+plugin."""
 _Pending = tuple[int, Plugin, Awaitable[object]]
 """Where the before/enrichment stage waits: the index of the plugin whose hook returned an awaitable,
 the plugin, and that awaitable."""
@@ -162,8 +161,6 @@ class PluginStage:
         self.routes = False
         """Whether `route` has more to do than read an event's integrations: a destination plugin
         other than Segment.io or an `after` plugin is registered."""
-        self.after_kinds: frozenset[str] = frozenset()
-        """Event types some `after` plugin has a hook for."""
 
     def _refresh(self) -> None:
         self.checks = tuple(p for p in self._plugins if callable(getattr(p, "check_call", None)))  # type: ignore[misc]
@@ -172,7 +169,7 @@ class PluginStage:
         staged.sort(key=_after_before)  # stable: registration order within each type
         position = {id(p): index for index, p in enumerate(staged)}
         self._chains = {
-            kind: tuple((p.name, hook, (position[id(p)], p, p.type == "before")) for p, hook in hooked)
+            kind: tuple((p.name, hook, (position[id(p)], p)) for p, hook in hooked)
             for kind, hooked in self._by_kind(staged).items()
         }
         destinations = [p for p in self._plugins if p.type == "destination" and not isinstance(p, _SegmentIO)]
@@ -182,7 +179,6 @@ class PluginStage:
         self._retyped = any(_by_type(self._hooks[id(p)]) for p in staged)
         self.registering = bool(self._registering)
         self.staged_kinds = frozenset(EVENT_TYPES if self.registering else self._chains)
-        self.after_kinds = frozenset(self._after)
         self.routes = bool(destinations or self._after)
         self.active = self.registering or any(
             (p.name != SEGMENT_IO or p.type != "destination") and not _checks_only(p) for p in self._plugins
@@ -316,7 +312,7 @@ class PluginStage:
                     ctx = _checked(link[1], result, ctx)
                     note = plugin_lines(ctx, now).append  # the lines of the rest go to the new one
             except BaseException as exc:  # noqa: BLE001 - _hook_failed re-raises ours
-                self._hook_failed(link[1], link[2], ctx, exc)
+                self._hook_failed(link[1], ctx, exc)
             if retyped and (event := written(ctx)) is not None and event.get("type", "") != current:
                 return self.advance(ctx, kind, link[0] + 1)  # the hooks of the new type, from here on
         return ctx, None
@@ -358,11 +354,11 @@ class PluginStage:
             try:
                 ctx = _checked(plugin, await awaitable, ctx)
             except BaseException as exc:  # noqa: BLE001 - _hook_failed re-raises ours
-                self._hook_failed(plugin, plugin.type == "before", ctx, exc)
+                self._hook_failed(plugin, ctx, exc)
             ctx, pending = self.advance(ctx, kind, index + 1)
         return ctx
 
-    def _hook_failed(self, plugin: Plugin, before: bool, ctx: Context, exc: BaseException) -> None:
+    def _hook_failed(self, plugin: Plugin, ctx: Context, exc: BaseException) -> None:
         """A `before` or `enrichment` hook raised `exc`: re-raised if ours, else the event's fate.
 
         The message is serialized only when a hook reads `ctx.event`, or after the stage, and that
@@ -374,9 +370,8 @@ class PluginStage:
         """
         if is_our_cancellation(exc):
             raise exc
-        if (before or isinstance(exc, ValidationError)) and (
-            invalid := unserializable(ctx, serialize)
-        ) is not None:
+        before = plugin.type == "before"  # a failure fails the event
+        if (before or isinstance(exc, ValidationError)) and (invalid := unserializable(ctx)) is not None:
             raise invalid from None
         if before:
             ctx.log("error", "plugin Error", {"plugin": plugin.name, "error": repr(exc)})
@@ -409,7 +404,7 @@ class PluginStage:
         awaiting those, else None once they ran. `holder.after`: whether `after` hooks must run once
         the event has settled.
         """
-        holder.after = kind in self.after_kinds
+        holder.after = kind in self._after
         hooked = self._destination_hooks.get(kind)
         to_segment = True
         if integrations and isinstance(integrations, Mapping):

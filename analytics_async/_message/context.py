@@ -11,6 +11,7 @@ from typing import Any, Final, Literal
 import attrs
 
 from ..errors import ContextCancelation
+from .build import serialize
 from .codec import dumps, loads
 
 __all__ = [
@@ -315,8 +316,8 @@ def context_of_message(message: dict[str, Any], payload: bytes | None) -> Contex
     return ctx
 
 
-def unserializable(ctx: Context, encode: Callable[[dict[str, Any]], bytes]) -> Exception | None:
-    """Why the message of a stage's Context cannot be sent: what `encode` (the call's) raises for it.
+def unserializable(ctx: Context) -> Exception | None:
+    """Why the message of a stage's Context cannot be sent: what `serialize` (the call's) raises for it.
 
     None when it can, or when the Context holds no message of its own (`event` was read or set).
     """
@@ -324,19 +325,20 @@ def unserializable(ctx: Context, encode: Callable[[dict[str, Any]], bytes]) -> E
     if ctx._event is not None or ctx._payload is not None or message is None:  # noqa: SLF001
         return None
     try:
-        encode(message)
+        serialize(message)
     except Exception as exc:  # noqa: BLE001 - returned: the caller decides
         return exc
     return None
 
 
-def seal(ctx: Context, encode: Callable[[dict[str, Any]], bytes]) -> tuple[bytes, dict[str, Any] | None]:
+def seal(ctx: Context) -> tuple[bytes, dict[str, Any] | None]:
     """Make `ctx` hold only the JSON of its event as the plugins left it; return that JSON.
 
-    Also the event, if it had to be encoded (with `encode`: a plugin read or wrote it, or it had no
-    JSON yet), else None (the JSON it held is current). A queued event lives for seconds; its JSON is
-    a fraction of the memory of the dict and, unlike the dict, nothing the garbage collector has to
-    walk (and the message may hold the caller's own dicts). If `encode` raises, `ctx` is unchanged.
+    Also the event, if it had to be serialized (with `serialize`, which validates it: a plugin read or
+    wrote it, or it had no JSON yet), else None (the JSON it held is current). A queued event lives
+    for seconds; its JSON is a fraction of the memory of the dict and, unlike the dict, nothing the
+    garbage collector has to walk (and the message may hold the caller's own dicts). If `serialize`
+    raises, `ctx` is unchanged.
     """
     event = ctx._event  # noqa: SLF001 - the Context's own module-level helper
     if event is None:
@@ -346,7 +348,7 @@ def seal(ctx: Context, encode: Callable[[dict[str, Any]], bytes]) -> tuple[bytes
             return payload, None
         event = ctx._message  # noqa: SLF001
         assert event is not None
-    payload = encode(event)
+    payload = serialize(event)
     ctx._event = ctx._message = ctx._own = None  # noqa: SLF001
     ctx._payload = payload  # noqa: SLF001
     return payload, event
