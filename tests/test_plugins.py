@@ -582,6 +582,52 @@ async def test_after_hooks_plain_or_returning_an_awaitable_run_before_the_callba
     assert log == ["plain after", "awaited after", "callback"]
 
 
+class _Calls:
+    """A callable object: its class's `__call__` records the event."""
+
+    def __init__(self, log: list[str], label: str) -> None:
+        self.log = log
+        self.label = label
+
+    def __call__(self, ctx: Context) -> None:
+        self.log.append(f"{self.label} {ctx.event['event']}")
+
+
+class _InheritedCall(_Calls):
+    """Its `__call__` is its base class's."""
+
+
+class _StaticCall:
+    """`__call__` a staticmethod, and an instance attribute `__call__` that calling never uses."""
+
+    seen: list[str] = []  # noqa: RUF012 - the test's own shared log
+
+    def __init__(self) -> None:
+        self.__call__ = lambda ctx: _StaticCall.seen.append("instance attribute")  # type: ignore[method-assign]
+
+    @staticmethod
+    def __call__(ctx: Context) -> None:
+        _StaticCall.seen.append(f"static {ctx.event['event']}")
+
+
+async def test_callable_objects_as_hooks_are_called_as_calling_them_calls(
+    make_analytics: MakeAnalytics, sink: SegmentSink
+) -> None:
+    """An object whose class defines `__call__` (own, inherited or static) runs as `hook(ctx)` would."""
+    log: list[str] = []
+    _StaticCall.seen = log
+    analytics = make_analytics()
+    await analytics.register(
+        SimplePlugin(name="e", type="enrichment", hook=_Calls(log, "enrich")),
+        SimplePlugin(name="d", type="destination", hook=_InheritedCall(log, "dest")),
+        SimplePlugin(name="a", type="after", hook=_StaticCall()),
+    )
+    await analytics.track(event="E", user_id="u")
+    await analytics.flush()
+    assert log == ["enrich E", "dest E", "static E"]
+    assert [e["event"] for e in sink.events] == ["E"]
+
+
 async def test_thousands_of_events_through_two_plugins_of_each_stage_settle_exactly_once(
     make_analytics: MakeAnalytics, sink: SegmentSink
 ) -> None:

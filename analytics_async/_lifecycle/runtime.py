@@ -70,7 +70,7 @@ class Runtime:
         self.emitter = Emitter(self.user)
         self.ledger = Ledger(lambda: self.emitter.emit("drained", None))
         self.stage = PluginStage(self.user, self.emitter.emit)
-        self._settler = Settler(self.emitter, self.counters, self.ledger, self.user, self.stage.after_now)
+        self._settler = Settler(self.emitter, self.counters, self.ledger, self.user, self.stage.call_hooks)
         self._owned_http = (
             AiohttpClient(settings.proxy, settings.ssl) if settings.http_client is None else None
         )
