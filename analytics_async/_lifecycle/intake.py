@@ -340,12 +340,13 @@ class Intake:
         if stage.registering:
             return self._through_stage(pipeline, envelope, message, stage.run(view, envelope.kind))
         try:
-            ctx, pending = stage.advance(view, envelope.kind)
+            advanced = stage.advance(view, envelope.kind)
         except BaseException as exc:  # noqa: BLE001 - _stage_raised re-raises all but a before's failure
             return self._stage_raised(envelope, exc)
-        if pending is None:
-            return self._after_stage(pipeline, envelope, ctx, message)
-        return self._through_stage(pipeline, envelope, message, stage.run(ctx, envelope.kind, pending))
+        if isinstance(advanced, Context):
+            return self._after_stage(pipeline, envelope, advanced, message)
+        rest = stage.run(advanced[3], envelope.kind, advanced)
+        return self._through_stage(pipeline, envelope, message, rest)
 
     async def _through_stage(
         self,

@@ -67,9 +67,9 @@ _Link = tuple[str, "Hook", tuple[int, Plugin]]
 """One hook of a `before`/`enrichment` chain: its plugin's name (for the `plugin` log line), the hook,
 and what only a hook that does more than return None needs: the plugin's index in the stage, the
 plugin."""
-_Pending = tuple[int, Plugin, Awaitable[object]]
+_Pending = tuple[int, Plugin, Awaitable[object], Context]
 """Where the before/enrichment stage waits: the index of the plugin whose hook returned an awaitable,
-the plugin, and that awaitable."""
+the plugin, that awaitable, and the Context as the hooks before it left it."""
 
 
 class BeforeFailed(Exception):  # noqa: N818 - internal signal carrying the reason
@@ -281,13 +281,14 @@ class PluginStage:
     # function's, or any other) makes the stage a coroutine, from that hook on. So a stage of plain
     # hooks costs no coroutine, task or timeout scope per event.
 
-    def advance(self, ctx: Context, kind: str, start: int = 0) -> tuple[Context, _Pending | None]:
+    def advance(self, ctx: Context, kind: str, start: int = 0) -> Context | _Pending:
         """Run `before` then `enrichment` from the plugin at `start` on, as far as plain hooks go.
 
-        Returns the Context as the hooks left it, and where the stage must wait (None if it need not):
-        the index of the plugin whose hook returned an awaitable, the plugin, and that awaitable, which
-        `run(ctx, kind, pending)` awaits before it goes on. Must not be called while `registering`
-        (use `run`). `kind`: the type of the event as built (`ctx` is as built when `start` is 0).
+        Returns the Context as the hooks left it, or where the stage must wait: the index of the
+        plugin whose hook returned an awaitable, the plugin, that awaitable and the Context, which
+        `run(ctx, kind, pending)` awaits before it goes on (no pair is made in the common case).
+        Must not be called while `registering` (use `run`). `kind`: the type of the event as built
+        (`ctx` is as built when `start` is 0).
 
         Raises:
             BeforeFailed: a `before` plugin raised (anything) or returned something not a Context.
@@ -299,7 +300,7 @@ class PluginStage:
         if start:
             chain = tuple(link for link in chain if link[2][0] >= start)
         if not chain:
-            return ctx, None
+            return ctx
         now = time.monotonic()  # one time for the plugin lines of this run (`LogLine.time`)
         lines = ctx._logs  # noqa: SLF001 - `plugin_lines`, inlined: this runs once per event
         if lines is None:
@@ -313,22 +314,22 @@ class PluginStage:
                 result = hook(ctx)
                 if result is not None and result is not ctx:
                     if _awaitable(result):
-                        return ctx, (link[0], link[1], result)
+                        return (link[0], link[1], result, ctx)
                     ctx = _checked(link[1], result, ctx)
                     note = plugin_lines(ctx, now).append  # the lines of the rest go to the new one
             except BaseException as exc:  # noqa: BLE001 - _hook_failed re-raises ours
                 self._hook_failed(link[1], ctx, exc)
             if retyped and (event := written(ctx)) is not None and event.get("type", "") != current:
                 return self.advance(ctx, kind, link[0] + 1)  # the hooks of the new type, from here on
-        return ctx, None
+        return ctx
 
     async def run(self, ctx: Context, kind: str, pending: _Pending | None = None) -> Context | None:
         """The stage in the caller's task; None if a closing deadline ended it (`interrupt`).
 
         `pending`: where `advance` stopped (the index of the plugin whose hook returned an awaitable,
-        the plugin, that awaitable). The stage runs in an `asyncio.timeout` scope with no deadline of
-        its own, which `interrupt` expires: the plugins are cancelled and the caller goes on, as with
-        any asyncio timeout. A cancellation of the caller itself still propagates.
+        the plugin, that awaitable, the Context). The stage runs in an `asyncio.timeout` scope with no
+        deadline of its own, which `interrupt` expires: the plugins are cancelled and the caller goes
+        on, as with any asyncio timeout. A cancellation of the caller itself still propagates.
 
         Raises:
             BeforeFailed: a `before` plugin failed the event.
@@ -353,15 +354,17 @@ class PluginStage:
         if pending is None:
             while self._registering:
                 await asyncio.gather(*self._registering)
-            ctx, pending = self.advance(ctx, kind)
-        while pending is not None:
-            index, plugin, awaitable = pending
+            advanced = self.advance(ctx, kind)
+        else:
+            advanced = pending
+        while not isinstance(advanced, Context):
+            index, plugin, awaitable, ctx = advanced
             try:
                 ctx = _checked(plugin, await awaitable, ctx)
             except BaseException as exc:  # noqa: BLE001 - _hook_failed re-raises ours
                 self._hook_failed(plugin, ctx, exc)
-            ctx, pending = self.advance(ctx, kind, index + 1)
-        return ctx
+            advanced = self.advance(ctx, kind, index + 1)
+        return advanced
 
     def _hook_failed(self, plugin: Plugin, ctx: Context, exc: BaseException) -> None:
         """A `before` or `enrichment` hook raised `exc`: re-raised if ours, else the event's fate.
