@@ -43,6 +43,24 @@ def test_batch_takes_while_events_fit(
     assert batch.full == (taken == max_events)
 
 
+@pytest.mark.parametrize("split", [1, 2, 3])
+def test_a_batch_filled_in_steps_takes_what_it_takes_at_once(split: int) -> None:
+    """The batcher takes into a batch again as events arrive: bytes and count carry over exactly."""
+    sizes = [30, 20, 25, 10, 40]  # 30 + 1 + 20 + 1 + 25 = 77; + 1 + 10 = 88; + 1 + 40 = 129 > 100
+    items = deque(envelope(size, f"E{i}") for i, size in enumerate(sizes))
+    first = list(items)
+    batch = Batch(10, 100, started_at=0.0)
+    queued: deque[Envelope] = deque(items.popleft() for _ in range(split))
+    assert batch.take_from(queued) == (split, False)
+    queued.extend(items)
+    assert batch.take_from(queued) == (4 - split, True)
+    assert batch.envelopes == first[:4]
+    assert list(queued) == first[4:]
+    assert batch.nbytes == 88
+    assert batch.take_from(queued) == (0, True)  # still does not fit
+    assert batch.nbytes == 88
+
+
 def test_batch_byte_budget_leaves_room_for_the_envelope() -> None:
     """The event budget keeps the whole body within 500 KB whatever the write key's length."""
     assert event_bytes_budget(10) == 480 * 1024

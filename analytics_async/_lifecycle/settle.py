@@ -21,7 +21,7 @@ from .._core.events import Emitter, ErrorEvent
 from .._core.logs import RateLimitedLog
 from .._core.stats import Counters
 from .._core.user import FAILED, UserWork
-from .._message.context import Context, Envelope, FailedDelivery, is_settled, settle
+from .._message.context import Context, Envelope, FailedDelivery, is_settled, settle_all
 from ..errors import DeliveryError
 from .ledger import Ledger
 
@@ -111,9 +111,7 @@ class Settler:
         reported = 0  # settled here but reported later (plugins, coroutine callbacks)
         failure = None if reason is None else FailedDelivery(reason)
         deferring = self._user.deferring  # past a closing deadline (no await in this loop changes it)
-        for envelope in envelopes:
-            if not settle(envelope.ctx, failure):
-                continue
+        for envelope in settle_all(envelopes, failure):
             if envelope.work is not None and envelope.work.done():
                 envelope.work = None  # its destinations ran (they run in the step after the call)
             if envelope.after and envelope.work is None and not deferring:

@@ -132,8 +132,9 @@ def build(
     `fields` holds the type-specific wire fields, already validated by the caller. Identity: by
     default `user_id` or `anonymous_id` is required; `require_both_ids` (alias) requires `user_id`.
     """
-    uid = _id("user_id", user_id)
-    aid = _id("anonymous_id", anonymous_id)
+    # `_id`'s common cases inlined (an exact str, an absent id): a Python call costs ~450 instructions.
+    uid = (user_id or None) if type(user_id) is str else _id("user_id", user_id)
+    aid = None if anonymous_id is None else _id("anonymous_id", anonymous_id)
     if require_both_ids:
         if uid is None:
             raise ValidationError("user_id", "is required for alias (a non-empty str or int)")
@@ -176,7 +177,8 @@ def track_fields(event: object, properties: object) -> dict[str, Any]:
     if not isinstance(event, str) or not event:
         given = "an empty str" if isinstance(event, str) else type(event).__name__
         raise ValidationError("event", f"must be a non-empty str, not {given}")
-    return {"event": event, "properties": _mapping("properties", properties)}
+    props = dict(properties) if type(properties) is dict else _mapping("properties", properties)  # inlined
+    return {"event": event, "properties": props}
 
 
 def traits_fields(traits: object) -> dict[str, Any]:
