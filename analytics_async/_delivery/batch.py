@@ -54,15 +54,14 @@ class Batch:
         # counted against a budget one byte larger (no test for "is it the first" per event).
         total = self.nbytes + 1 if envelopes else 0
         limit = self.byte_budget + 1
-        pop, append = items.popleft, envelopes.append
-        for taken in range(count):
-            envelope = pop()
+        for taken in range(count):  # method calls as written: the interpreter specializes them
+            envelope = items.popleft()
             total += len(envelope.payload) + 1
             if total > limit and envelopes:
                 items.appendleft(envelope)  # it does not fit: put back where it was
                 self.nbytes = total - len(envelope.payload) - 2
                 return taken, True
-            append(envelope)
+            envelopes.append(envelope)
         if envelopes:
             self.nbytes = total - 1
         return max(count, 0), False

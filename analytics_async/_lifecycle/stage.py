@@ -306,17 +306,16 @@ class PluginStage:
         if lines is None:
             lines = ctx._logs = []  # noqa: SLF001
         lines.append(now)
-        note = lines.append
         retyped = self._retyped
         for name, hook, link in chain:
-            note(name)
+            lines.append(name)  # a list append inlined by the interpreter (a bound one is a call)
             try:
                 result = hook(ctx)
                 if result is not None and result is not ctx:
                     if _awaitable(result):
                         return (link[0], link[1], result, ctx)
                     ctx = _checked(link[1], result, ctx)
-                    note = plugin_lines(ctx, now).append  # the lines of the rest go to the new one
+                    lines = plugin_lines(ctx, now)  # the lines of the rest go to the new one
             except BaseException as exc:  # noqa: BLE001 - _hook_failed re-raises ours
                 self._hook_failed(link[1], ctx, exc)
             if retyped and (event := written(ctx)) is not None and event.get("type", "") != current:

@@ -376,7 +376,6 @@ def settle_all(envelopes: Iterable[Envelope], failure: FailedDelivery | None) ->
     call per event.
     """
     settled: list[Envelope] = []
-    append = settled.append
     for envelope in envelopes:
         ctx = envelope.ctx
         if ctx._settled:  # noqa: SLF001 - settle_all is the Context's own module-level helper
@@ -388,7 +387,7 @@ def settle_all(envelopes: Iterable[Envelope], failure: FailedDelivery | None) ->
                 if not fut.done() and not fut.get_loop().is_closed():
                     fut.set_result(None)
             ctx._waiters = None  # noqa: SLF001
-        append(envelope)
+        settled.append(envelope)
     return settled
 
 
