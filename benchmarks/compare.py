@@ -316,11 +316,15 @@ deterministic; times and memory are medians):
 | `flush_at` triggers, a leaving batch takes the backlog, a tight loop yields every 100 events (not every `flush_at`) | the same burst at the defaults: 3,900 -> about 455 requests, 0.59x -> about 1.0x the streaming floor |
 | the environment's proxy worked out again only when a proxy variable changed (urllib scans the whole environment) | 63 us -> 12.7 us per request |
 | the fair workload (each call builds its own properties) and a floor with the cheapest correct uuid | the streaming floor 1.07x -> 0.75x (`flush_at=100`) in the same kind of run: the earlier workload flattered the library |
+| fewer Python calls per event (about 450 instructions each): a batch takes events in one `for` loop, the common id and properties cases inline, a delivered batch's Contexts settled in one loop | 72.8k -> 70.2k instructions per event (-3.6%) |
 """
 
 
 def targets(result: dict[str, Any]) -> list[tuple[str, str, bool]]:
-    """Issue 13's targets: ratios from the same run, at 100,000 events (or the largest size measured)."""
+    """Issue 13's targets, the defaults' raised to 0.95x by issue 26.
+
+    Ratios from the same run, at 100,000 events (or the largest size measured).
+    """
     sizes = sorted(result["summaries"], key=int)
     size = 100_000 if 100_000 in map(int, sizes) else int(sizes[-1])
     table = next(t for s, t in result["summaries"].items() if int(s) == size)
@@ -328,9 +332,9 @@ def targets(result: dict[str, Any]) -> list[tuple[str, str, bool]]:
     rows = [("throughput with flush_at=100 >= 1.0x the streaming floor", f"{ours['throughput_x_floor']:.2f}x",
              ours["throughput_x_floor"] >= 1.0)]  # fmt: skip
     if defaults is not None:
-        rows.append(("throughput at the defaults >= 0.9x the streaming floor, no loss",
+        rows.append(("throughput at the defaults >= 0.95x the streaming floor, no loss",
                      f"{defaults['throughput_x_floor']:.2f}x, {defaults['lost']:.0f} lost",
-                     defaults["throughput_x_floor"] >= 0.9 and defaults["lost"] == 0))  # fmt: skip
+                     defaults["throughput_x_floor"] >= 0.95 and defaults["lost"] == 0))  # fmt: skip
     if BUILD_ALL in table:
         cpu = min(ours["cpu_us"], defaults["cpu_us"] if defaults else ours["cpu_us"])
         floor_cpu = table[BUILD_ALL]["cpu_us"]
