@@ -3,9 +3,10 @@
 For each event, in this order: its Context is settled (delivered, or failed with a reason), the
 counters move, its destination and after plugins finish, its callback runs (a coroutine callback for
 at most `CALLBACK_TIMEOUT`), the `<type>` or `error` event is emitted, and only then does the ledger
-count it as finished. Events with nothing to wait for are settled in bulk: one pass, one counter
-update, one ledger update; that keeps a delivered batch, and a closing flush failing 100,000 events at
-its deadline, cheap.
+count it as finished. The Contexts of the events settled together are all settled first (one loop),
+then each event goes on in turn. Events with nothing to wait for are settled in bulk: one pass, one
+counter update, one ledger update; that keeps a delivered batch, and a closing flush failing 100,000
+events at its deadline, cheap.
 """
 
 from __future__ import annotations

@@ -540,8 +540,9 @@ def _direct(hook: Hook) -> Hook:
     """`hook`, or what calling it calls: its class's `__call__` function bound to it.
 
     A callable object (`hook=Counter()`) is called through its type's call slot, which looks the
-    method up again on every call; the bound method does the same work directly (about 150 fewer
-    instructions per call). As for the hooks themselves, the method is the one at registration.
+    method up again on every call; the bound method does the same work directly (about 650 fewer
+    instructions per call, callgrind). As for the hooks themselves, the method is the one at
+    registration.
     """
     call = next((k.__dict__["__call__"] for k in type(hook).__mro__ if "__call__" in k.__dict__), None)
     return types.MethodType(call, hook) if isinstance(call, types.FunctionType) else hook

@@ -372,8 +372,8 @@ def settle_all(envelopes: Iterable[Envelope], failure: FailedDelivery | None) ->
     """Record the outcome of each envelope's Context and wake its waiters; return those settled now.
 
     Envelopes whose Context was settled already are left out. `failure` is None for delivered events;
-    events failing for one reason share one (frozen) value. One loop for a whole batch: no Python
-    call per event.
+    events failing for one reason share one (frozen) value. One loop for a whole batch, before any
+    of its events is reported: no Python call per event.
     """
     settled: list[Envelope] = []
     for envelope in envelopes:

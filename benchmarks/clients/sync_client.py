@@ -18,17 +18,7 @@ import threading
 import time
 from typing import Any
 
-
-def peak_rss_mb() -> float:
-    """This process's peak RSS (VmHWM; ru_maxrss can carry a parent's peak across fork+exec)."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from benchmarks.clients.common import peak_rss_mb
 
 
 def cpu_s() -> float:
