@@ -700,6 +700,8 @@ def test_a_script_with_plugins_of_every_stage_delivers_each_event_once_to_a_sink
 ) -> None:
     """Real processes: a user's script with two plugins of each stage, and `sink --record` apart.
 
+    One destination and one after hook are callable objects (called through their class's `__call__`).
+
     Counted where they arrived (the sink's record file), not by the script's own counters. Five calls
     with a value JSON cannot carry raise ValidationError in the script and never arrive.
     """

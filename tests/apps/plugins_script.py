@@ -1,5 +1,7 @@
 """A script as a user runs one: two plugins of each stage, N events, then exit (tests/test_plugins.py).
 
+A destination and an after hook are plain functions, the other two callable objects.
+
     python tests/apps/plugins_script.py URL N
 
 Prints one JSON line: how many events each destination and after plugin saw, and the callbacks.
@@ -23,6 +25,13 @@ async def main(url: str, events: int) -> None:
 
         return hook
 
+    class Counter:  # a callable object as a hook: called through its class's `__call__`
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def __call__(self, ctx: Context) -> None:
+            seen[self.name] = seen.get(self.name, 0) + 1
+
     async def stamp(ctx: Context) -> None:
         await asyncio.sleep(0)
         ctx.update_event("context.stamped", True)
@@ -38,9 +47,9 @@ async def main(url: str, events: int) -> None:
         SimplePlugin(name="e0", type="enrichment", hook=tenant),
         SimplePlugin(name="e1", type="enrichment", hook=lambda ctx: None),
         SimplePlugin(name="d0", type="destination", hook=count("d0")),  # type: ignore[arg-type]
-        SimplePlugin(name="d1", type="destination", hook=count("d1")),  # type: ignore[arg-type]
+        SimplePlugin(name="d1", type="destination", hook=Counter("d1")),
         SimplePlugin(name="a0", type="after", hook=count("a0")),  # type: ignore[arg-type]
-        SimplePlugin(name="a1", type="after", hook=count("a1")),  # type: ignore[arg-type]
+        SimplePlugin(name="a1", type="after", hook=Counter("a1")),
     )
     called = 0
 
