@@ -64,4 +64,4 @@ class Batch:
             envelopes.append(envelope)
         if envelopes:
             self.nbytes = total - 1
-        return max(count, 0), False
+        return count, False

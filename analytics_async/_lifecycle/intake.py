@@ -345,8 +345,7 @@ class Intake:
             return self._stage_raised(envelope, exc)
         if isinstance(advanced, Context):
             return self._after_stage(pipeline, envelope, advanced, message)
-        rest = stage.run(advanced[3], envelope.kind, advanced)
-        return self._through_stage(pipeline, envelope, message, rest)
+        return self._through_stage(pipeline, envelope, message, stage.run(advanced, envelope.kind))
 
     async def _through_stage(
         self,

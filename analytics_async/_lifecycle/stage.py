@@ -286,7 +286,7 @@ class PluginStage:
 
         Returns the Context as the hooks left it, or where the stage must wait: the index of the
         plugin whose hook returned an awaitable, the plugin, that awaitable and the Context, which
-        `run(ctx, kind, pending)` awaits before it goes on (no pair is made in the common case).
+        `run(pending, kind)` awaits before it goes on (no pair is made in the common case).
         Must not be called while `registering` (use `run`). `kind`: the type of the event as built
         (`ctx` is as built when `start` is 0).
 
@@ -322,13 +322,14 @@ class PluginStage:
                 return self.advance(ctx, kind, link[0] + 1)  # the hooks of the new type, from here on
         return ctx
 
-    async def run(self, ctx: Context, kind: str, pending: _Pending | None = None) -> Context | None:
+    async def run(self, at: Context | _Pending, kind: str) -> Context | None:
         """The stage in the caller's task; None if a closing deadline ended it (`interrupt`).
 
-        `pending`: where `advance` stopped (the index of the plugin whose hook returned an awaitable,
-        the plugin, that awaitable, the Context). The stage runs in an `asyncio.timeout` scope with no
-        deadline of its own, which `interrupt` expires: the plugins are cancelled and the caller goes
-        on, as with any asyncio timeout. A cancellation of the caller itself still propagates.
+        `at`: the event's Context as built (the stage starts once no registration is in flight), or
+        where `advance` stopped (the index of the plugin whose hook returned an awaitable, the plugin,
+        that awaitable, the Context). The stage runs in an `asyncio.timeout` scope with no deadline
+        of its own, which `interrupt` expires: the plugins are cancelled and the caller goes on, as
+        with any asyncio timeout. A cancellation of the caller itself still propagates.
 
         Raises:
             BeforeFailed: a `before` plugin failed the event.
@@ -339,23 +340,22 @@ class PluginStage:
         self._running.add(entry)
         try:
             async with scope:
-                return await self._enter(ctx, kind, pending)
+                return await self._enter(at, kind)
         except TimeoutError:
             if scope.expired():
-                if pending is not None and inspect.iscoroutine(pending[2]):
-                    pending[2].close()  # interrupted before it was awaited: never "never awaited"
+                if not isinstance(at, Context) and inspect.iscoroutine(at[2]):
+                    at[2].close()  # interrupted before it was awaited: never "never awaited"
                 return None
             raise
         finally:
             self._running.discard(entry)
 
-    async def _enter(self, ctx: Context, kind: str, pending: _Pending | None) -> Context:
-        if pending is None:
+    async def _enter(self, at: Context | _Pending, kind: str) -> Context:
+        advanced = at
+        if isinstance(at, Context):
             while self._registering:
                 await asyncio.gather(*self._registering)
-            advanced = self.advance(ctx, kind)
-        else:
-            advanced = pending
+            advanced = self.advance(at, kind)
         while not isinstance(advanced, Context):
             index, plugin, awaitable, ctx = advanced
             try:
