@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from analytics_async import Analytics, Context, ErrorEvent
@@ -130,7 +131,7 @@ async def serve_40_requests(argv: list[str], port: int, env: dict[str, str], set
             await asyncio.sleep(settle)
     finally:
         process.send_signal(signal.SIGTERM)
-        output, _ = await asyncio.wait_for(process.communicate(), 30)
+        output = await finish(process, 30)
     return output
 
 
@@ -178,3 +179,24 @@ def load_module(path: pathlib.Path, name: str | None = None) -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+async def finish(process: asyncio.subprocess.Process, timeout: float) -> bytes:
+    """The process's output once it has ended, at most `timeout` seconds; else its threads' stacks.
+
+    A process still running then is sent SIGABRT (its faulthandler prints every thread's stack) and
+    killed, and its pipes are read to the end, so that a hang fails this test with the stacks and
+    leaves no open transport behind for a later test to trip over.
+    """
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), timeout)
+    except TimeoutError:
+        process.send_signal(signal.SIGABRT)
+        try:
+            output, _ = await asyncio.wait_for(process.communicate(), 10)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.communicate()
+        pytest.fail(f"still running after {timeout:g} s; its threads:\n{output.decode()}")
+    return output

@@ -17,6 +17,8 @@ from aiohttp import web
 
 from analytics_async.testing import SegmentSink
 
+from .helpers import finish
+
 pytestmark = pytest.mark.slow
 
 CLI = [sys.executable, "-m", "analytics_async"]
@@ -250,7 +252,7 @@ async def e2e_against(sink: SegmentSink, config: dict[str, object], *sequences: 
     process = await asyncio.create_subprocess_exec(
         *CLI, "e2e-cli", "--input", json.dumps(spec), stdout=asyncio.subprocess.PIPE
     )
-    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    out = await finish(process, 60)
     assert process.returncode == 0
     parsed: dict[str, object] = json.loads(out.decode().strip().splitlines()[-1])
     return parsed

@@ -12,18 +12,23 @@ from aiohttp import web
 
 from analytics_async.testing import SegmentSink
 
+from .helpers import finish
+
 pytestmark = pytest.mark.slow
 
 SCRIPT = Path(__file__).parent / "apps" / "sync_script.py"
 
 
 async def run_script(sink: SegmentSink, scenario: str, *args: str, host: str = "127.0.0.1") -> bytes:
-    """Run the sync script to completion against the sink (reached by `host`); return its stderr."""
+    """Run the sync script to completion against the sink (reached by `host`); return its stderr.
+
+    (The script writes nothing to stdout: its stderr is read through the stdout pipe.)
+    """
     process = await asyncio.create_subprocess_exec(
         sys.executable, str(SCRIPT), sink.url.replace("127.0.0.1", host), scenario, *args,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
-    _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    stderr = await finish(process, 60)
     assert process.returncode == 0, stderr.decode()
     return stderr
 

@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import Any, Final
 
+from .sigmask import signals_blocked
+
 __all__ = ["ExitHooks", "SignalFlush"]
 
 logger = logging.getLogger("analytics_async")
@@ -134,7 +136,8 @@ class SignalFlush:
         # thread wherever it was, possibly inside a lock the flush would need.
         worker = threading.Thread(target=self._flush_logged, args=(signum,), daemon=True,
                                   name="analytics_async-signal-flush")  # fmt: skip
-        worker.start()
+        with signals_blocked():  # a second SIGTERM is taken by the app's threads, not this one
+            worker.start()
         worker.join(self._timeout + 1)
         previous = self._previous.get(signum, signal.SIG_DFL)
         if callable(previous):

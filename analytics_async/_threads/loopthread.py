@@ -18,6 +18,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from .._core import fork
+from .sigmask import signals_blocked
 
 __all__ = ["Handoff", "LoopThread"]
 
@@ -197,7 +198,8 @@ class LoopThread:
                         loop.close()
 
         thread = threading.Thread(target=run, name=self._name, daemon=True)
-        thread.start()
+        with signals_blocked():  # the process's signals go to the app's threads (sigmask.py)
+            thread.start()
         ready.wait()
         self._loop, self._thread = loop, thread
 
