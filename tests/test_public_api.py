@@ -114,3 +114,19 @@ def test_optional_features_cost_nothing_when_unused() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_importing_the_package_loads_no_http_machinery_before_the_first_request() -> None:
+    """`import analytics_async` (a Lambda cold start, a CLI) loads no HTTP library until one is needed.
+
+    aiohttp is about half of the import's time; urllib.request (proxies), email.utils (HTTP dates)
+    and gzip (gzip=True) are about 60 ms more, loaded where they are first used.
+    """
+    code = (
+        "import sys\n"
+        "import analytics_async, analytics_async.sync\n"
+        "heavy = ('aiohttp', 'urllib.request', 'email.utils', 'gzip', 'http.client')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
-import urllib.request
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
@@ -200,6 +199,8 @@ _PROXY_CACHE: Final = 64
 
 def env_proxy(url: str) -> str | None:
     """The proxy `HTTPS_PROXY` / `HTTP_PROXY` name for `url`, unless `NO_PROXY` exempts its host."""
+    import urllib.request  # noqa: PLC0415 - 26 ms of imports (http.client, email, tempfile): at first use
+
     parts = urlsplit(url)
     proxies = urllib.request.getproxies_environment()
     proxy = proxies.get(parts.scheme)

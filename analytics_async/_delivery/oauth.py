@@ -14,7 +14,6 @@ import logging
 import random
 import time
 import uuid
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlencode, urlsplit
 
@@ -238,6 +237,8 @@ class TokenManager:
         async with asyncio.timeout(TOKEN_REQUEST_TIMEOUT):
             response = await self._http.send(request)
         if (date := response.headers.get("Date")) is not None:
+            from email.utils import parsedate_to_datetime  # noqa: PLC0415 - only OAuth users pay for it
+
             with contextlib.suppress(TypeError, ValueError, IndexError, OverflowError):
                 self._skew = time.time() - parsedate_to_datetime(date).timestamp()
         return response

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import re
-from email.utils import parsedate_to_datetime
 from typing import Final
 
 import attrs
@@ -100,6 +99,8 @@ def parse_retry_after(value: str | None, wall_now: float) -> float | None:
             return None if digits.startswith("-") else MAX_RETRY_AFTER
         seconds = float(int(digits))
     else:
+        from email.utils import parsedate_to_datetime  # noqa: PLC0415 - 15 ms to import: only for a date
+
         try:
             seconds = parsedate_to_datetime(value).timestamp() - wall_now
         except (TypeError, ValueError, IndexError, OverflowError):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import gzip
 import json
 import logging
 import random
@@ -178,6 +177,8 @@ class Sender:
                 ),
             )
         if settings.gzip:
+            import gzip  # noqa: PLC0415 - only gzip=True pays for it
+
             body = gzip.compress(body, compresslevel=6)
         return HTTPRequest(settings.url, "POST", headers, body, settings.http_request_timeout)
 
