@@ -4,11 +4,13 @@ A signal sent to a process (SIGTERM from docker or systemd, SIGINT, SIGUSR1 from
 taken by any one of its threads that does not block it. Python runs the handler in the main thread
 only, at its next bytecode: when the C-level handler ran in another thread, a main thread asleep in
 `time.sleep`, `select` or `socket.accept` is not woken, and the application's handler (or
-`flush_on_signals`') waits until that call returns, seconds or minutes later (measured: about one
-signal in eight lands in a thread that is busy with system calls). A loop thread sending batches is
-such a thread. So every thread the library starts blocks the asynchronous signals from its first
-instruction, and the threads it starts in turn (the loop's executor, for DNS and the spool) inherit
-that mask: a signal is always taken by a thread of the application's, the main thread included.
+`flush_on_signals`') waits until that call returns, seconds or minutes later. The kernel picks
+the main thread first while it waits, but not always: with two threads busy with system calls (a
+tight `select` loop), 11 to 18 of 100 signals sent from another process landed in one of them,
+and 0 of 200 once they blocked it. So every thread the library starts blocks the asynchronous
+signals from its first instruction, and the threads it starts in turn (the loop's executor, for
+DNS and the spool) inherit that mask: a signal is always taken by a thread of the application's,
+the main thread included.
 
 The signals that a fault raises in the thread that caused it (SIGSEGV, SIGBUS, SIGFPE, SIGILL,
 SIGTRAP, SIGSYS, SIGABRT) and the ones a system call raises in its own thread (SIGPIPE, SIGXFSZ) are
