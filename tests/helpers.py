@@ -181,22 +181,31 @@ def load_module(path: pathlib.Path, name: str | None = None) -> ModuleType:
     return module
 
 
-async def finish(process: asyncio.subprocess.Process, timeout: float) -> bytes:
-    """The process's output once it has ended, at most `timeout` seconds; else its threads' stacks.
+async def finish(process: asyncio.subprocess.Process, timeout: float, *, stacks: bool = False) -> bytes:
+    """The process's output (its stdout pipe) once it has ended, at most `timeout` seconds; else fail.
 
-    A process still running then is sent SIGABRT (its faulthandler prints every thread's stack) and
-    killed, and its pipes are read to the end, so that a hang fails this test with the stacks and
-    leaves no open transport behind for a later test to trip over.
+    A process still running then is killed and its pipe read to the end, so that a hang fails its
+    own test with what the process printed, and leaves no open transport behind for a later test to
+    trip over. `stacks`: the process registered `faulthandler` for SIGUSR2; it is sent that first,
+    and the failure shows every thread's stack.
     """
+    stdout = process.stdout
+    assert stdout is not None, "started with stdout=PIPE"
+    output = bytearray()
+
+    async def drain() -> None:
+        while chunk := await stdout.read(65536):
+            output.extend(chunk)
+        await process.wait()
+
+    reader = asyncio.ensure_future(drain())
     try:
-        output, _ = await asyncio.wait_for(process.communicate(), timeout)
+        await asyncio.wait_for(asyncio.shield(reader), timeout)
     except TimeoutError:
-        process.send_signal(signal.SIGABRT)
-        try:
-            output, _ = await asyncio.wait_for(process.communicate(), 10)
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.communicate()
-        pytest.fail(f"still running after {timeout:g} s; its threads:\n{output.decode()}")
-    return output
+        if stacks:
+            process.send_signal(signal.SIGUSR2)
+            await asyncio.sleep(1)  # only on the way to failing: the dump is written meanwhile
+        process.kill()
+        await reader
+        pytest.fail(f"still running after {timeout:g} s; its output (and threads):\n{output.decode()}")
+    return bytes(output)

@@ -84,7 +84,7 @@ async def test_celery_workers_send_every_event_once(
 async def start_signal_script(sink: SegmentSink, scenario: str) -> asyncio.subprocess.Process:
     """tests/apps/signal_script.py in `scenario`, once it says it is ready."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-X", "faulthandler", str(SCRIPT.parent / "signal_script.py"), sink.url, scenario,
+        sys.executable, str(SCRIPT.parent / "signal_script.py"), sink.url, scenario,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     assert process.stdout is not None
@@ -93,7 +93,7 @@ async def start_signal_script(sink: SegmentSink, scenario: str) -> asyncio.subpr
     except TimeoutError:
         ready = b""
     if ready != b"ready\n":
-        pytest.fail(f"not ready: {ready + await finish(process, 10)!r}")
+        pytest.fail(f"not ready: {ready + await finish(process, 10, stacks=True)!r}")
     return process
 
 
@@ -112,7 +112,7 @@ async def test_sigterm_flushes_then_does_what_it_did_before(
     """
     process = await start_signal_script(sink, scenario)
     process.send_signal(signal.SIGTERM)
-    output = await finish(process, 30)
+    output = await finish(process, 30, stacks=True)
     assert process.returncode == returncode, output.decode()
     assert len(sink.events) == delivered
     assert (b"the app's handler ran" in output) == (scenario == "previous")
@@ -148,7 +148,7 @@ async def test_the_librarys_threads_leave_signals_to_the_apps_threads(sink: Segm
             assert signal.SIGSEGV not in blocked_signals(process.pid, tid)
     finally:
         process.send_signal(signal.SIGTERM)
-        output = await finish(process, 30)
+        output = await finish(process, 30, stacks=True)
     assert process.returncode == -signal.SIGTERM, output.decode()
     assert Counter(e["event"] for e in sink.events) == Counter(f"e{i}" for i in range(150))
     assert b"Traceback" not in output

@@ -9,6 +9,7 @@ loop thread has started the executor thread of its DNS look-ups too).
 
 from __future__ import annotations
 
+import faulthandler
 import signal
 import sys
 import time
@@ -25,6 +26,7 @@ def app_handler(signum: int, frame: FrameType | None) -> None:
 
 def main() -> None:
     """Queue the events, install what the scenario says, say ready, wait."""
+    faulthandler.register(signal.SIGUSR2, all_threads=True)  # the test's way to see a hang's stacks
     scenario = sys.argv[2]
     if scenario == "previous":
         signal.signal(signal.SIGTERM, app_handler)
