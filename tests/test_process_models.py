@@ -134,8 +134,8 @@ async def test_the_librarys_threads_leave_signals_to_the_apps_threads(sink: Segm
     """Every thread the library started (its loop's, and the DNS executor's it started) blocks SIGTERM.
 
     So the kernel hands a process's signal to a thread of the app's, whose handler Python then runs at
-    once: a signal taken by a thread busy sending batches would wait for the main thread's sleep to end
-    (about one signal in eight did, with a busy thread; `flush_on_signals` then ran past docker's 10 s).
+    once: a signal taken by another thread waits for the main thread's sleep to end (11 to 18 of 100
+    did, with two threads busy with system calls; see analytics_async/_threads/sigmask.py).
     """
     process = await start_signal_script(sink, "threads")
     try:
