@@ -337,7 +337,7 @@ deterministic; times and memory are medians):
 | the environment's proxy worked out again only when a proxy variable changed (urllib scans the whole environment) | 63 us -> 12.7 us per request |
 | the fair workload (each call builds its own properties) and a floor with the cheapest correct uuid | the streaming floor 1.07x -> 0.75x (`flush_at=100`) in the same kind of run: the earlier workload flattered the library |
 | fewer Python calls per event (about 450 instructions each): a batch takes events in one `for` loop, the common id and properties cases inline, a delivered batch's Contexts settled in one loop | 72.8k -> 70.2k instructions per event (-3.6%) |
-| urllib.request (proxies), email.utils (HTTP dates) and gzip imported where first used, not with the package | `import analytics_async` about 340 -> 280 ms on this machine (median of 15, same session) |
+| urllib.request (proxies), email.utils (HTTP dates) and gzip imported where first used, not with the package | `import analytics_async` about 340 -> 280 ms on this machine (median of 15, same session, sources compiled at each import: an editable install under PYTHONDONTWRITEBYTECODE); the import row above is now measured with bytecode written, as a wheel install has it |
 """
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import importlib.util
@@ -9,9 +10,10 @@ import pathlib
 import signal
 import socket
 import ssl
+import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -209,3 +211,11 @@ async def finish(process: asyncio.subprocess.Process, timeout: float, *, stacks:
         await reader
         pytest.fail(f"still running after {timeout:g} s; its output (and threads):\n{output.decode()}")
     return bytes(output)
+
+
+def loaded_modules(code: str, names: Iterable[str]) -> list[str]:
+    """Of `names`, those loaded once `code` has run in a fresh interpreter (sorted)."""
+    script = f"{code}\nimport sys\nprint(sorted(m for m in {tuple(names)!r} if m in sys.modules))\n"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    loaded: list[str] = ast.literal_eval(result.stdout.strip().splitlines()[-1])
+    return loaded

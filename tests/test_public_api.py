@@ -12,6 +12,8 @@ import pytest
 import analytics_async
 from analytics_async import Analytics, HTTPRequest, errors, frameworks, plans, sync, testing
 
+from .helpers import loaded_modules
+
 
 def test_all_is_pinned() -> None:
     """The package exports exactly the documented names."""
@@ -122,11 +124,5 @@ def test_importing_the_package_loads_no_http_machinery_before_the_first_request(
     aiohttp is about half of the import's time; urllib.request (proxies), email.utils (HTTP dates)
     and gzip (gzip=True) are about 60 ms more, loaded where they are first used.
     """
-    code = (
-        "import sys\n"
-        "import analytics_async, analytics_async.sync\n"
-        "heavy = ('aiohttp', 'urllib.request', 'email.utils', 'gzip', 'http.client')\n"
-        "print(sorted(m for m in heavy if m in sys.modules))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"
+    heavy = ["aiohttp", "urllib.request", "email.utils", "gzip", "http.client"]
+    assert loaded_modules("import analytics_async, analytics_async.sync", heavy) == []
