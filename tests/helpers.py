@@ -186,10 +186,10 @@ def load_module(path: pathlib.Path, name: str | None = None) -> ModuleType:
 async def finish(process: asyncio.subprocess.Process, timeout: float, *, stacks: bool = False) -> bytes:
     """The process's output (its stdout pipe) once it has ended, at most `timeout` seconds; else fail.
 
-    A process still running then is killed and its pipe read to the end, so that a hang fails its
-    own test with what the process printed, and leaves no open transport behind for a later test to
-    trip over. `stacks`: the process registered `faulthandler` for SIGUSR2; it is sent that first,
-    and the failure shows every thread's stack.
+    A process still running then is killed and its pipe read to the end (10 s at most), so that a
+    hang fails its own test with what the process printed, and leaves no open transport behind for
+    a later test to trip over. `stacks`: the process registered `faulthandler` for SIGUSR2; it is
+    sent that first, and the failure shows every thread's stack.
     """
     stdout = process.stdout
     assert stdout is not None, "started with stdout=PIPE"
@@ -204,11 +204,13 @@ async def finish(process: asyncio.subprocess.Process, timeout: float, *, stacks:
     try:
         await asyncio.wait_for(asyncio.shield(reader), timeout)
     except TimeoutError:
-        if stacks:
+        if stacks and process.returncode is None:
             process.send_signal(signal.SIGUSR2)
             await asyncio.sleep(1)  # only on the way to failing: the dump is written meanwhile
-        process.kill()
-        await reader
+        if process.returncode is None:
+            process.kill()
+        with contextlib.suppress(TimeoutError):  # a child of its own may still hold the pipe open
+            await asyncio.wait_for(reader, 10)
         pytest.fail(f"still running after {timeout:g} s; its output (and threads):\n{output.decode()}")
     return bytes(output)
 
